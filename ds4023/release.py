@@ -1,0 +1,151 @@
+"""Generate each assignment's student release from source/, with its data files beside it."""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ds4023 import COURSE_ROOT
+
+#: Data files (built into data/ by ``ds4023.data_build``) each assignment reads by name.
+ASSIGNMENT_DATA: dict[str, tuple[str, ...]] = {
+    "backprop": ("ex4data1.mat", "ex4weights.mat"),
+}
+
+
+class ReleaseError(RuntimeError):
+    """A release step failed; the message says what is wrong and how to fix it."""
+
+
+def assignments(course_root: Path = COURSE_ROOT) -> list[str]:
+    """List the assignments of a course directory.
+
+    Args:
+        course_root: the course directory (holding ``source/``).
+
+    Returns:
+        Sorted names of the folders ``source/<name>/`` that hold ``<name>.ipynb``.
+    """
+    source = Path(course_root) / "source"
+    return sorted(p.parent.name for p in source.glob("*/*.ipynb") if p.stem == p.parent.name)
+
+
+def install_data(assignment: str, course_root: Path = COURSE_ROOT) -> list[Path]:
+    """Copy the data files an assignment reads next to its source notebook.
+
+    nbgrader copies every file of ``source/<assignment>/`` into the release, so students
+    and the autograder find the data by its bare file name. Files already in place and
+    identical are left alone; a copy goes through a temporary file, so an interrupted
+    copy never leaves a truncated data file behind.
+
+    Args:
+        assignment: the assignment name.
+        course_root: the course directory.
+
+    Returns:
+        The paths that were (re)written.
+
+    Raises:
+        ReleaseError: a data file has not been built yet.
+    """
+    course_root = Path(course_root)
+    written = []
+    for name in ASSIGNMENT_DATA.get(assignment, ()):
+        built = course_root / "data" / name
+        if not built.is_file():
+            raise ReleaseError(f"{built} is missing: build the data first with `make data`")
+        target = course_root / "source" / assignment / name
+        if target.is_file() and filecmp.cmp(built, target, shallow=False):
+            continue
+        partial = target.with_name(f".{name}.partial")
+        shutil.copyfile(built, partial)
+        os.replace(partial, target)
+        written.append(target)
+    return written
+
+
+def nbgrader_env() -> dict[str, str]:
+    """Build the environment every nbgrader subprocess needs.
+
+    Returns:
+        A copy of ``os.environ`` with this interpreter's ``bin/`` first on ``PATH``:
+        nbgrader runs the ``alembic`` executable when it creates a gradebook.
+    """
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("MPLBACKEND", "Agg")
+    return env
+
+
+def run_nbgrader(args: list[str], course_root: Path = COURSE_ROOT) -> str:
+    """Run one nbgrader command in a course directory.
+
+    Args:
+        args: the nbgrader sub-command and its arguments.
+        course_root: the course directory; nbgrader reads its ``nbgrader_config.py``.
+
+    Returns:
+        What the command printed (stdout and stderr together).
+
+    Raises:
+        ReleaseError: the command failed; the message carries nbgrader's last error line.
+    """
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=course_root,
+        env=nbgrader_env(),
+        capture_output=True,
+        text=True,
+    )
+    output = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        errors = [line for line in output.splitlines() if "ERROR" in line or "Error" in line]
+        last = (errors or output.strip().splitlines() or ["no output"])[-1]
+        raise ReleaseError(f"`nbgrader {' '.join(args)}` failed: {last.strip()}")
+    return output
+
+
+def generate_release(assignment: str, course_root: Path = COURSE_ROOT) -> Path:
+    """Regenerate ``release/<assignment>/`` from ``source/<assignment>/``.
+
+    Args:
+        assignment: the assignment name.
+        course_root: the course directory.
+
+    Returns:
+        The release folder.
+
+    Raises:
+        ReleaseError: data missing or nbgrader failed.
+    """
+    install_data(assignment, course_root)
+    run_nbgrader(["generate_assignment", assignment, "--force"], course_root)
+    return Path(course_root) / "release" / assignment
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m ds4023.release [ASSIGNMENT ...] [--course DIR]``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
+    parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
+    args = parser.parse_args(argv)
+    names = args.assignment or assignments(args.course)
+    try:
+        for name in names:
+            if name not in assignments(args.course):
+                raise ReleaseError(f"no notebook source/{name}/{name}.ipynb in {args.course}")
+            folder = generate_release(name, args.course)
+            print(f"released {name} -> {folder.relative_to(args.course)}/")
+    except ReleaseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""Tests for ds4023.release: the committed release is what nbgrader makes of source/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ds4023 import COURSE_ROOT, release
+
+ASSIGNMENTS = release.assignments(COURSE_ROOT)
+
+
+def _release_files(folder: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.suffix != ".mat"
+    }
+
+
+def test_course_has_assignments():
+    """Does the course have at least the backprop assignment to release?"""
+    assert "backprop" in ASSIGNMENTS
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_committed_release_matches_regenerated(course_copy, assignment):
+    """Does regenerating the release from source/ give exactly the committed release/?"""
+    folder = release.generate_release(assignment, course_copy)
+    committed = _release_files(COURSE_ROOT / "release" / assignment)
+    regenerated = _release_files(folder)
+    assert sorted(regenerated) == sorted(committed), "release files differ: run `make release`"
+    for name, content in regenerated.items():
+        assert content == committed[name], f"release/{assignment}/{name} is stale: `make release`"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_has_stubs_and_no_solutions(assignment):
+    """Does the committed release hold stubs for students and no solution or hidden test?"""
+    nb = json.loads((COURSE_ROOT / "release" / assignment / f"{assignment}.ipynb").read_text())
+    text = "\n".join("".join(cell["source"]) for cell in nb["cells"])
+    assert "YOUR CODE HERE" in text
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text
+
+
+@pytest.mark.parametrize("assignment", sorted(release.ASSIGNMENT_DATA))
+def test_release_carries_its_data(course_copy, assignment):
+    """Does a released folder carry the data files its notebook loads by name?"""
+    folder = release.generate_release(assignment, course_copy)
+    for name in release.ASSIGNMENT_DATA[assignment]:
+        assert (folder / name).read_bytes() == (course_copy / "data" / name).read_bytes()
+
+
+def test_missing_data_is_one_clear_error(course_without_data, capsys):
+    """Without built data, does the release say so in one line and exit non-zero?"""
+    course = course_without_data
+    code = release.main(["backprop", "--course", str(course)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and "make data" in err[0]
+    assert not (course / "source" / "backprop" / "ex4data1.mat").exists()
+
+
+def test_unknown_assignment_is_one_clear_error(course_copy, capsys):
+    """Does asking for an assignment that does not exist fail with one line?"""
+    code = release.main(["no_such_assignment", "--course", str(course_copy)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "no_such_assignment" in err[0]

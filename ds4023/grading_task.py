@@ -1,0 +1,353 @@
+"""One grading task: autograde one submission in a scratch course, bytes in and bytes out."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nbgrader.api import Gradebook
+from nbgrader.converters import Autograde
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import Execute
+from nbgrader.utils import find_all_files
+from traitlets.config import Config
+
+GRADED = "graded"
+FAILED = "failed"
+
+#: Files the student's code leaves behind larger than this are not sent back to the parent.
+MAX_RETURNED_FILE = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AssignmentBundle:
+    """Everything a worker needs to know about one assignment, as plain picklable data.
+
+    Attributes:
+        assignment: the assignment name.
+        course_id: the course id recorded in the gradebook.
+        notebooks: names (without ``.ipynb``) of the assignment's notebooks.
+        gradebook_template: bytes of an SQLite gradebook holding only this assignment's
+            notebooks and cells (what ``OverwriteCells`` restores from), no students.
+        support_files: relative path -> bytes of every non-notebook source file that
+            nbgrader copies over each submission (data files).
+        config: nbgrader configuration sections (plain nested dicts) for the autograder,
+            e.g. ``{"Execute": {"timeout": 180}}``; course paths are set by the worker.
+        submission_timeout: seconds one whole submission may take before its kernel is killed.
+        fingerprint: hash of all of the above; a change means every submission is regraded.
+    """
+
+    assignment: str
+    course_id: str
+    notebooks: tuple[str, ...]
+    gradebook_template: bytes
+    support_files: dict[str, bytes]
+    config: dict
+    submission_timeout: float
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class SubmissionFiles:
+    """One student's submitted folder, as bytes.
+
+    Attributes:
+        student: the student id.
+        files: relative path -> bytes (notebooks, timestamp.txt, the student's extra files).
+        digest: hash of the files, recorded to skip unchanged submissions later.
+    """
+
+    student: str
+    files: dict[str, bytes]
+    digest: str
+
+
+@dataclass
+class GradeResult:
+    """What a task returns: plain data only, so it can travel back from any worker.
+
+    Attributes:
+        student: the student id.
+        assignment: the assignment name.
+        digest: the submission digest the result belongs to.
+        fingerprint: the assignment fingerprint the result belongs to.
+        status: ``"graded"`` or ``"failed"``.
+        reason: why the submission failed (None when graded).
+        notebooks: notebook name -> bytes of the autograded notebook.
+        files: other files of the autograded folder that differ from the source's support
+            files (the student's extra files and whatever their code wrote).
+        scores: notebook name -> grade_id -> auto score in the scratch gradebook.
+        warnings: nbgrader's warnings while grading (restored cells, changed metadata).
+        timings: seconds spent per step (``setup``, ``kernel_start``, ``cells``, ``autograde``,
+            ``task``).
+    """
+
+    student: str
+    assignment: str
+    digest: str
+    fingerprint: str
+    status: str
+    reason: str | None = None
+    notebooks: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)
+    scores: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+# Execute instances running in this process, by thread, so a watchdog can find the kernel.
+_RUNNING: dict[int, TrackedExecute] = {}
+
+
+class TrackedExecute(Execute):
+    """nbgrader's Execute preprocessor that remembers the running cell and its kernel.
+
+    It behaves exactly like ``Execute``; in addition it times kernel start-up and the cells,
+    records which cell was running (for the failure reason when the kernel dies) and lets
+    the task's watchdog kill the kernel's process group when the submission overruns.
+    """
+
+    def preprocess(self, nb, resources=None, km=None):
+        self.current = None
+        self.started = time.perf_counter()
+        self.cell_seconds = 0.0
+        self.first_cell_at = None
+        _RUNNING[threading.get_ident()] = self
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            _RUNNING.pop(threading.get_ident(), None)
+            self.finished = time.perf_counter()
+
+    def preprocess_cell(self, cell, resources, index):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        self.current = (index, grade_id)
+        now = time.perf_counter()
+        if self.first_cell_at is None:
+            self.first_cell_at = now
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        finally:
+            self.cell_seconds += time.perf_counter() - now
+
+    def kill_kernel(self) -> None:
+        """Kill the kernel and every process it started (its process group)."""
+        provisioner = getattr(self.km, "provisioner", None)
+        pgid = getattr(provisioner, "pgid", None) or getattr(provisioner, "pid", None)
+        if pgid:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+class _CapturingAutograde(Autograde):
+    """nbgrader's Autograde that keeps the first exception instead of only logging it."""
+
+    failure: BaseException | None = None
+
+    def _keep(self, call, *args):
+        try:
+            return call(*args)
+        except Exception as err:
+            self.failure = self.failure or err
+            raise
+
+    def init_assignment(self, assignment_id: str, student_id: str) -> None:
+        self._keep(super().init_assignment, assignment_id, student_id)
+
+    def convert_single_notebook(self, notebook_filename: str) -> None:
+        self._keep(super().convert_single_notebook, notebook_filename)
+
+
+class _ListHandler(logging.Handler):
+    """Keeps nbgrader's warnings about the submission (changed metadata, restored cells).
+
+    Checksum changes are left out: every test cell with hidden tests differs from the
+    released copy, so they say nothing about the student.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().strip()
+        if record.levelno == logging.WARNING and text and "'checksum'" not in text:
+            self.lines.append(text.splitlines()[0][:300])
+
+
+def _write_files(root: Path, files: dict[str, bytes]) -> None:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+
+def describe_failure(err: BaseException | None, execute: TrackedExecute | None, timed_out: float):
+    """Turn what went wrong in one autograde run into one line a person can act on.
+
+    Args:
+        err: the first exception nbgrader raised (None if it only logged an error).
+        execute: the Execute preprocessor of the run, if the kernel had been started.
+        timed_out: the submission time limit in seconds if the watchdog fired, else 0.
+
+    Returns:
+        The reason text recorded with the student's zero.
+    """
+    where = ""
+    if execute is not None and getattr(execute, "current", None):
+        index, grade_id = execute.current
+        where = f" while running cell {index}" + (f" ({grade_id})" if grade_id else "")
+    name = type(err).__name__ if err is not None else "error"
+    if timed_out:
+        return f"stopped: the submission ran longer than its {timed_out:g} s limit{where}"
+    if name == "DeadKernelError":
+        return f"the kernel died{where} (the code crashed it or exited the interpreter)"
+    if name in ("NotJSONError", "JSONDecodeError"):
+        return "the notebook is not valid JSON (damaged file): it could not be read"
+    if name == "ValidationError":
+        return "the notebook does not follow the notebook format: it could not be read"
+    text = str(err).strip().splitlines()[0][:200] if err is not None and str(err).strip() else ""
+    return f"{name}{where}: {text}" if text else f"{name}{where}"
+
+
+def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> GradeResult:
+    """Autograde one submission with nbgrader in a private scratch course directory.
+
+    A pure function of its arguments: it builds a course directory under the system's
+    temporary directory (the gradebook template, the source's support files, the
+    submission), runs nbgrader's ``Autograde`` converter there exactly as ``nbgrader
+    autograde`` would, reads the result back and deletes the scratch directory. It touches
+    no shared file, so it can run in any process or on any Dask worker.
+
+    Args:
+        bundle: the assignment's grading bundle (see :class:`AssignmentBundle`).
+        submission: the student's submitted files.
+
+    Returns:
+        A :class:`GradeResult`; a submission that could not be graded comes back with
+        status ``"failed"`` and the reason, never as an exception.
+    """
+    started = time.perf_counter()
+    result = GradeResult(
+        submission.student, bundle.assignment, submission.digest, bundle.fingerprint, FAILED
+    )
+    scratch = Path(tempfile.mkdtemp(prefix="ds4023-grade-"))
+    handler = _ListHandler()
+    log = logging.getLogger(f"ds4023.grade.{submission.student}")
+    log.propagate = False
+    log.addHandler(handler)
+    timer = None
+    fired = threading.Event()
+    try:
+        (scratch / "gradebook.db").write_bytes(bundle.gradebook_template)
+        _write_files(scratch / "source" / bundle.assignment, bundle.support_files)
+        sub_dir = scratch / "submitted" / submission.student / bundle.assignment
+        sub_dir.mkdir(parents=True)
+        _write_files(sub_dir, submission.files)
+        cfg = Config(bundle.config)
+        cfg.CourseDirectory.root = str(scratch)
+        cfg.CourseDirectory.db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+        cfg.CourseDirectory.course_id = bundle.course_id
+        cfg.CourseDirectory.assignment_id = bundle.assignment
+        cfg.CourseDirectory.student_id = submission.student
+        cfg.Autograde.autograde_preprocessors = _tracked(cfg)
+        coursedir = CourseDirectory(config=cfg, log=log)
+        grader = _CapturingAutograde(coursedir=coursedir, config=cfg, log=log)
+        result.timings["setup"] = time.perf_counter() - started
+
+        owner = threading.get_ident()
+
+        def watchdog() -> None:
+            fired.set()
+            running = _RUNNING.get(owner)
+            if running is not None:
+                running.kill_kernel()
+
+        timer = threading.Timer(bundle.submission_timeout, watchdog)
+        timer.daemon = True
+        timer.start()
+        t0 = time.perf_counter()
+        os.environ.setdefault("MPLBACKEND", "Agg")
+        try:
+            grader.start()
+            error = None
+        except Exception as err:  # nbgrader wraps per-student errors in NbGraderException
+            error = err
+        result.timings["autograde"] = time.perf_counter() - t0
+        timer.cancel()
+        execute = _find_execute(grader)
+        if execute is not None and getattr(execute, "first_cell_at", None):
+            result.timings["kernel_start"] = execute.first_cell_at - execute.started
+            result.timings["cells"] = execute.cell_seconds
+        result.warnings = handler.lines[:50]
+        out_dir = scratch / "autograded" / submission.student / bundle.assignment
+        produced = {n: out_dir / f"{n}.ipynb" for n in bundle.notebooks}
+        if error is not None or fired.is_set() or not any(p.is_file() for p in produced.values()):
+            timed_out = bundle.submission_timeout if fired.is_set() else 0
+            result.reason = describe_failure(grader.failure or error, execute, timed_out)
+            return result
+        result.notebooks = {n: p.read_bytes() for n, p in produced.items() if p.is_file()}
+        result.files = _returned_files(out_dir, bundle, result.warnings)
+        result.scores = _read_scores(cfg.CourseDirectory.db_url, bundle, submission.student)
+        result.status = GRADED
+        return result
+    except Exception as err:  # a broken task must come back as a failure, never vanish
+        result.status, result.notebooks, result.files = FAILED, {}, {}
+        result.reason = f"the grader itself failed: {type(err).__name__}: {err}"[:300]
+        return result
+    finally:
+        if timer is not None:
+            timer.cancel()
+        log.removeHandler(handler)
+        shutil.rmtree(scratch, ignore_errors=True)
+        result.timings["task"] = time.perf_counter() - started
+
+
+def _tracked(cfg: Config) -> list:
+    """The autograde preprocessors (configured or nbgrader's), with Execute swapped for ours."""
+    configured = cfg.Autograde.get("autograde_preprocessors")
+    chain = configured or Autograde.class_traits()["autograde_preprocessors"].default()
+    return [TrackedExecute if p is Execute else p for p in chain]
+
+
+def _find_execute(grader: Autograde) -> TrackedExecute | None:
+    exporter = getattr(grader, "exporter", None)
+    for pp in getattr(exporter, "_preprocessors", []) or []:
+        if isinstance(pp, TrackedExecute):
+            return pp
+    return None
+
+
+def _returned_files(out_dir: Path, bundle: AssignmentBundle, warnings: list[str]) -> dict:
+    files = {}
+    notebooks = {f"{n}.ipynb" for n in bundle.notebooks}
+    for name in find_all_files(str(out_dir)):
+        rel = os.path.relpath(name, out_dir)
+        if rel in notebooks:
+            continue
+        size = os.path.getsize(name)
+        if size > MAX_RETURNED_FILE:
+            warnings.append(f"not kept: {rel} ({size} bytes) is larger than the limit")
+            continue
+        data = Path(name).read_bytes()
+        if bundle.support_files.get(rel) != data:
+            files[rel] = data
+    return files
+
+
+def _read_scores(db_url: str, bundle: AssignmentBundle, student: str) -> dict:
+    scores: dict[str, dict[str, float | None]] = {}
+    with Gradebook(db_url, bundle.course_id) as gb:
+        for name in bundle.notebooks:
+            sub = gb.find_submission_notebook(name, bundle.assignment, student)
+            scores[name] = {g.name: g.auto_score for g in sub.grades}
+    return scores

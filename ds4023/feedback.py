@@ -1,0 +1,212 @@
+"""Feedback HTML for every graded student, with the source of hidden tests kept out of it."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+from nbconvert.exporters import HTMLExporter
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
+from nbgrader.converters import GenerateFeedback
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from nbgrader.utils import is_grade, is_solution
+from tqdm import tqdm
+from traitlets import Unicode
+
+from ds4023 import COURSE_ROOT, gradebook_io
+from ds4023.batch_grade import GradingError, load_course
+from ds4023.grading_state import STATE_DIR, GradingState, atomic_write_text
+from ds4023.grading_task import GRADED
+
+#: What replaces each hidden-test region in the feedback.
+PLACEHOLDER = "# [hidden tests: not shown]"
+#: What replaces an output line that quotes a hidden test.
+REDACTED = "[line of a hidden test removed]"
+#: Bump to regenerate every feedback file after a change here.
+FEEDBACK_VERSION = 1
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _strip_hidden(source: str, begin: str, end: str) -> tuple[str, list[str]]:
+    kept, hidden, inside = [], [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            kept.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
+        elif end in line:
+            inside = False
+        elif inside:
+            hidden.append(line.strip())
+        else:
+            kept.append(line)
+    return "\n".join(kept), [h for h in hidden if len(h) >= 6]
+
+
+def _redact(text: str, hidden: list[str]) -> str:
+    lines = text.split("\n")
+    return "\n".join(
+        REDACTED if any(h in _ANSI.sub("", ln) for h in hidden) else ln for ln in lines
+    )
+
+
+class HideHiddenTests(Preprocessor):
+    """Replace hidden-test regions by a placeholder and scrub what their outputs quote.
+
+    In every test cell that held a hidden region: the region becomes one placeholder line;
+    error tracebacks shrink to the exception type and message (IPython tracebacks quote the
+    failing source lines); and any output line still quoting a hidden line is replaced.
+    """
+
+    begin_test_delimeter = Unicode(ClearHiddenTests.begin_test_delimeter.default_value).tag(
+        config=True
+    )
+    end_test_delimeter = Unicode(ClearHiddenTests.end_test_delimeter.default_value).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if not is_grade(cell) or is_solution(cell) or cell.cell_type != "code":
+            return cell, resources
+        begin, end = self.begin_test_delimeter, self.end_test_delimeter
+        if begin not in cell.source:
+            return cell, resources
+        cell.source, hidden = _strip_hidden(cell.source, begin, end)
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                out.evalue = _redact(_ANSI.sub("", out.evalue), hidden)
+                out.traceback = [f"{out.ename}: {out.evalue}"]
+            elif out.output_type == "stream":
+                out.text = _redact(out.text, hidden)
+            elif "data" in out:
+                for mime, value in out.data.items():
+                    if mime.startswith("text/") and isinstance(value, str):
+                        out.data[mime] = _redact(value, hidden)
+        return cell, resources
+
+
+def _exporter(cfg, coursedir) -> HTMLExporter:
+    # nbgrader's GenerateFeedback sets up the 'feedback' template and its paths on init
+    feedback = GenerateFeedback(coursedir=coursedir, config=cfg)
+    exporter = HTMLExporter(config=feedback.config)
+    for pp in (HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor):
+        exporter.register_preprocessor(pp(config=feedback.config), enabled=True)
+    return exporter
+
+
+def failure_page(student: str, notebook: str, reason: str, max_score: float) -> str:
+    """Render the feedback page of a submission that could not be graded.
+
+    Args:
+        student: the student id.
+        notebook: the notebook name.
+        reason: why grading failed.
+        max_score: the points available.
+
+    Returns:
+        A small standalone HTML page.
+    """
+    e = html.escape
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{e(notebook)}</title></head>"
+        f"<body><h1>{e(notebook)}: not graded</h1>"
+        f"<p>Student: {e(student)}. Score: 0 / {max_score:g}.</p>"
+        f"<p>Your submission could not be graded automatically: {e(reason)}.</p>"
+        "<p>Fix the notebook and submit it again, or contact the instructor.</p></body></html>\n"
+    )
+
+
+def generate_feedback(
+    course_root: Path = COURSE_ROOT,
+    assignment: str = "backprop",
+    force: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every recorded submission.
+
+    Graded submissions get nbgrader's feedback page (scores, test results and messages) built
+    from the autograded notebook with hidden tests hidden; failed ones get a page with the
+    reason. A page is rebuilt only when its autograded notebook or its grades changed.
+
+    Args:
+        course_root: the course directory.
+        assignment: the assignment name.
+        force: rebuild every page.
+        progress: show a progress bar.
+
+    Returns:
+        The pages written.
+    """
+    cfg, coursedir = load_course(course_root)
+    root = Path(coursedir.root)
+    state = GradingState(root)
+    table = gradebook_io.grade_table(coursedir.db_url, coursedir.course_id, assignment)
+    memo_path = root / STATE_DIR / "feedback.json"
+    try:
+        memo = json.loads(memo_path.read_text())
+    except (OSError, ValueError):
+        memo = {}
+    exporter, written = None, []
+    for student in tqdm(sorted(table), desc="feedback", unit="student", disable=not progress):
+        entry = state.get(assignment, student) or {"status": GRADED}
+        parts = table[student]["parts"]
+        notebooks = sorted({p["notebook"] for p in parts.values()})
+        auto = Path(coursedir.format_path(coursedir.autograded_directory, student, assignment))
+        out = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
+        for nb_name in notebooks:
+            src = auto / f"{nb_name}.ipynb"
+            if entry["status"] != GRADED or not src.is_file():
+                top = sum(p["max_score"] for p in parts.values() if p["notebook"] == nb_name)
+                reason = entry.get("reason") or "no autograded notebook was found"
+                page, key_data = failure_page(student, nb_name, reason, top), reason.encode()
+            else:
+                page, key_data = None, src.read_bytes()
+            grades = json.dumps(table[student], sort_keys=True).encode()
+            key = hashlib.sha256(b"%d" % FEEDBACK_VERSION + key_data + grades).hexdigest()
+            memo_key = f"{assignment}/{student}/{nb_name}"
+            target = out / f"{nb_name}.html"
+            if not force and memo.get(memo_key) == key and target.is_file():
+                continue
+            if page is None:
+                exporter = exporter or _exporter(cfg, coursedir)
+                resources = {
+                    "unique_key": nb_name,
+                    "metadata": {"name": nb_name},
+                    "nbgrader": {
+                        "student": student,
+                        "assignment": assignment,
+                        "notebook": nb_name,
+                        "db_url": coursedir.db_url,
+                    },
+                }
+                nb = nbformat.reads(key_data.decode("utf-8"), as_version=4)
+                page, _ = exporter.from_notebook_node(nb, resources)
+            atomic_write_text(target, page)
+            memo[memo_key] = key
+            atomic_write_text(memo_path, json.dumps(memo, indent=1, sort_keys=True))
+            written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m ds4023.feedback [--assignment A] [--course DIR] [--force]``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
+    parser.add_argument("--assignment", default="backprop", help="assignment name")
+    parser.add_argument("--force", action="store_true", help="rebuild every page")
+    args = parser.parse_args(argv)
+    gradebook_io.ensure_alembic_on_path()
+    try:
+        pages = generate_feedback(args.course, args.assignment, args.force)
+    except (GradingError, gradebook_io.GradebookError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(pages)} feedback page(s) under {args.course / 'feedback'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,494 @@
+"""Tests for ds4023.sandbox: what student code in the grading kernel can and cannot reach or do."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpecManager
+
+from ds4023 import COURSE_ROOT, sandbox
+from ds4023.sandbox_launcher import EXIT_SETUP
+
+pytestmark = pytest.mark.skipif(
+    sandbox.unavailable_reason() is not None, reason=str(sandbox.unavailable_reason())
+)
+
+DATA = b"MATLAB 5.0 MAT-file stand-in " * 100
+NOTEBOOK_SECRET = "HIDDEN_TEST_REFERENCE_424242"
+SMALL = sandbox.Limits(processes=64)
+
+
+@dataclass
+class Course:
+    """A scratch course as the batch grader lays it out, with sandbox kernelspecs for it."""
+
+    base: Path
+    scratch: Path
+    workdir: Path
+    jupyter: Path
+
+
+@dataclass
+class Result:
+    """What one cell execution gave back."""
+
+    status: str
+    stdout: str
+    ename: str | None
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory) -> Course:
+    """Alice's autograded folder (data, notebook, a symlink), Bob's, and a gradebook."""
+    base = tmp_path_factory.mktemp("sandbox")
+    scratch = base / "scratch"
+    workdir = scratch / "autograded" / "alice" / "backprop"
+    (workdir / "extra").mkdir(parents=True)
+    (workdir / "ex4data1.mat").write_bytes(DATA)
+    (workdir / "extra" / "notes.txt").write_text("alice's notes")
+    (workdir / "backprop.ipynb").write_text(json.dumps({"source": NOTEBOOK_SECRET}))
+    (workdir / "config_link.py").symlink_to(COURSE_ROOT / "nbgrader_config.py")
+    bob = scratch / "autograded" / "bob" / "backprop"
+    bob.mkdir(parents=True)
+    (bob / "answers.txt").write_text("bob's answers")
+    (scratch / "gradebook.db").write_text(NOTEBOOK_SECRET)
+    jupyter = base / "jupyter"
+    hidden = sandbox.default_hidden_paths(scratch)
+    sandbox.write_kernelspec(jupyter, scratch / "autograded", hidden)
+    sandbox.write_kernelspec(jupyter, scratch / "autograded", hidden, SMALL, name="small")
+    sandbox.write_kernelspec(jupyter, scratch / "autograded", hidden, name="iso", network="isolate")
+    return Course(base, scratch, workdir, jupyter)
+
+
+def start(course: Course, name: str = sandbox.KERNEL_NAME, transport: str = "ipc", cwd=None):
+    """Start a kernel from the course's kernelspecs; ipc sockets go to a folder of their own."""
+    ksm = KernelSpecManager(kernel_dirs=[str(course.jupyter / "kernels")])
+    km = KernelManager(kernel_name=name, kernel_spec_manager=ksm, transport=transport)
+    if transport == "ipc":
+        km.ip = str(Path(tempfile.mkdtemp(prefix="ipc-", dir=course.base)) / "kernel")
+    km.start_kernel(cwd=str(cwd or course.workdir))
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+    except RuntimeError:
+        kc.stop_channels()
+        raise
+    return km, kc
+
+
+def stop(km, kc) -> None:
+    kc.stop_channels()
+    if km.is_alive():
+        km.shutdown_kernel(now=True)
+    else:
+        km.cleanup_resources()
+
+
+def run(kc, code: str, timeout: float = 60) -> Result:
+    """Execute ``code`` in the kernel and collect its stdout and error name."""
+    out: list[str] = []
+    errors: list[str] = []
+
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["msg_type"] == "error":
+            errors.append(msg["content"]["ename"])
+
+    reply = kc.execute_interactive(textwrap.dedent(code), timeout=timeout, output_hook=hook)
+    return Result(reply["content"]["status"], "".join(out), errors[0] if errors else None)
+
+
+def run_json(kc, code: str):
+    """Execute ``code``, which must print one JSON value last, and return that value."""
+    result = run(kc, code)
+    assert result.status == "ok", result
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def uid_processes(uid: int) -> list[int]:
+    """Host PIDs of the processes that run as ``uid`` (a sandbox's own uid)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            real_uid = int(status.split("Uid:")[1].split()[0])
+            state = status.split("State:")[1].split()[0]
+            if real_uid == uid and state != "Z":
+                pids.append(int(entry.name))
+    return pids
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+@pytest.fixture(scope="session")
+def kernel(course):
+    """One sandboxed kernel for the checks that leave it intact; secrets sit in its env."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DS4023_DB_URL", "postgresql://grader:" + NOTEBOOK_SECRET + "@db/ds4023")
+        km, kc = start(course)
+    yield kc
+    stop(km, kc)
+
+
+def test_repository_and_scratch_course_are_unreachable(course, kernel):
+    """Does student code find nothing of the repo, the spec folder, the gradebook or Bob?"""
+    repo_paths = [COURSE_ROOT / n for n in ("source", "nbgrader_config.py", ".git", "ds4023")]
+    spec = COURSE_ROOT.parent / "shared"
+    scratch_paths = [course.scratch / "gradebook.db", course.scratch / "autograded" / "bob"]
+    targets = [p for p in [*repo_paths, spec, *scratch_paths] if p.exists()]
+    assert len(targets) >= len(repo_paths) + len(scratch_paths)  # the host really has them
+    seen = run_json(
+        kernel,
+        f"""
+        import json, os
+        seen = {{}}
+        for p in {[str(p) for p in targets]!r}:
+            try:
+                seen[p] = os.listdir(p) if os.path.isdir(p) else open(p).read(100)
+            except OSError:
+                pass
+        repo = {str(COURSE_ROOT)!r}
+        print(json.dumps([seen, sorted(os.listdir(repo)) if os.path.isdir(repo) else []]))
+        """,
+    )
+    assert seen[0] == {}
+    assert set(seen[1]) <= {".venv"}  # at most the venv is left of the repository
+
+
+def test_own_folder_holds_data_but_no_notebook_or_symlink(course, kernel):
+    """Does the kernel see its data files but not the notebook with hidden tests, nor symlinks?"""
+    seen = run_json(
+        kernel,
+        """
+        import json, os
+        print(json.dumps([os.getcwd(), sorted(os.listdir(".")), open("ex4data1.mat", "rb").read()
+                          .decode(), open("extra/notes.txt").read()]))
+        """,
+    )
+    assert seen[0] == str(course.workdir)
+    assert seen[1] == ["ex4data1.mat", "extra"]
+    assert seen[2] == DATA.decode()
+    assert seen[3] == "alice's notes"
+
+
+def test_writes_stay_inside_the_sandbox(course, kernel):
+    """Do files the kernel deletes or writes in its folder stay untouched on the host?"""
+    result = run(
+        kernel,
+        """
+        import os
+        os.remove("ex4data1.mat")
+        open("planted.py", "w").write("raise SystemExit")
+        open("/tmp/scratch-file", "w").write("x")
+        """,
+    )
+    assert result.status == "ok"
+    assert (course.workdir / "ex4data1.mat").read_bytes() == DATA
+    assert not (course.workdir / "planted.py").exists()
+
+
+def test_python_environment_is_read_only(kernel):
+    """Can student code leave a sitecustomize.py or .pth in the venv, or files in /? No."""
+    failures = run_json(
+        kernel,
+        """
+        import json, site, sys
+        targets = [site.getsitepackages()[0] + "/sitecustomize.py",
+                   sys.prefix + "/lib/evil.pth", "/evil", "/usr/lib/evil",
+                   sys.base_prefix + "/evil"]
+        failed = []
+        for t in targets:
+            try:
+                open(t, "w").close()
+            except OSError:
+                failed.append(t)
+        print(json.dumps([len(targets), len(failed)]))
+        """,
+    )
+    assert failures[0] == failures[1]
+
+
+def test_course_package_is_not_importable(kernel):
+    """Does ``import ds4023`` fail inside the kernel (the course package stays hidden)?"""
+    result = run(kernel, "import ds4023")
+    assert result.ename == "ModuleNotFoundError"
+
+
+def test_scientific_stack_imports_and_plots(kernel):
+    """Do numpy, scipy and matplotlib import and save a figure in the kernel's folder?"""
+    result = run(
+        kernel,
+        """
+        import numpy as np, scipy.io, scipy.optimize, matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        plt.plot(np.arange(3)); plt.savefig("plot.png")
+        print(scipy.optimize.minimize(lambda x: (x[0] - 3) ** 2, [0.0]).x.round(3))
+        """,
+    )
+    assert result.status == "ok", result
+    assert "[3.]" in result.stdout
+
+
+def test_no_privileges_secrets_or_network(kernel):
+    """Does the kernel run with no capabilities, no grader secrets and only loopback?"""
+    seen = run_json(
+        kernel,
+        """
+        import json, os, socket
+        status = dict(l.split(":", 1) for l in open("/proc/self/status"))
+        caps = [int(status[k], 16) for k in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb")]
+        print(json.dumps([os.getuid(), caps, status["NoNewPrivs"].strip(),
+                          json.dumps(dict(os.environ)), socket.if_nameindex()]))
+        """,
+    )
+    uid, caps, no_new_privs, env, interfaces = seen
+    assert uid != 0 and caps == [0] * 5 and no_new_privs == "1"
+    assert NOTEBOOK_SECRET not in env
+    assert interfaces == [[1, "lo"]]
+
+
+def test_host_loopback_is_unreachable(kernel):
+    """Can the kernel connect to a service listening on the host's 127.0.0.1? No."""
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        result = run(kernel, f"import socket; socket.create_connection(('127.0.0.1', {port}), 3)")
+    assert result.ename == "ConnectionRefusedError"
+
+
+def test_mount_umount_chroot_ptrace_fail(kernel):
+    """Do umount, mount, chroot and ptrace fail, even after entering a new user namespace?"""
+    seen = run_json(
+        kernel,
+        """
+        import ctypes, json, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        def escape():
+            here = os.getcwd().encode()
+            wins = [libc.umount2(here, 2) == 0, libc.umount2(b"/", 2) == 0,
+                    libc.mount(b"none", b"/tmp", b"tmpfs", 0, None) == 0,
+                    libc.ptrace(16, 1, None, None) == 0]  # PTRACE_ATTACH to the sandbox init
+            try:
+                os.chroot("/tmp")
+                wins.append(True)
+            except OSError:
+                wins.append(False)
+            return wins
+        first = escape()
+        r, w = os.pipe()
+        if os.fork() == 0:  # CLONE_NEWUSER | CLONE_NEWNS: root of a new user namespace
+            entered = libc.unshare(0x10000000 | 0x00020000) == 0
+            os.write(w, json.dumps([entered, escape()]).encode())
+            os._exit(0)
+        os.close(w)
+        os.wait()
+        print(json.dumps([first, json.loads(os.read(r, 1000))]))
+        """,
+    )
+    first, (entered_userns, in_userns) = seen
+    assert not any(first)
+    assert not any(in_userns[:2]), "mounts of the sandbox must stay locked in a user namespace"
+    assert not in_userns[3]
+
+
+def test_hundred_gigabytes_raise_memory_error(kernel):
+    """Does allocating 100 GB raise MemoryError while the kernel carries on?"""
+    result = run(kernel, "import numpy as np\nx = np.ones(100 * 2**30 // 8)")
+    assert result.ename == "MemoryError"
+    result = run(kernel, "y = bytearray(100 * 2**30)")
+    assert result.ename == "MemoryError"
+    assert run(kernel, "print(6 * 7)").stdout.strip() == "42"
+
+
+def test_infinite_loop_is_interrupted(course):
+    """Does SIGINT (nbclient's timeout) turn an endless loop into KeyboardInterrupt?"""
+    km, kc = start(course)
+    try:
+        msg_id = kc.execute("while True:\n    pass")
+        time.sleep(0.5)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=20)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert run(kc, "print('alive')").stdout.strip() == "alive"
+    finally:
+        stop(km, kc)
+
+
+def test_fork_bomb_is_contained_and_cleaned_up(course):
+    """Does a fork loop hit the process limit, and does shutdown kill every escaped child?"""
+    km, kc = start(course, "small")
+    try:
+        uid, forked, err = run_json(
+            kc,
+            """
+            import json, os, time
+            forked, err = 0, None
+            for _ in range(1000):
+                try:
+                    pid = os.fork()
+                except OSError as e:
+                    err = e.errno
+                    break
+                if pid == 0:
+                    os.setsid()  # leave the kernel's process group: only the PID namespace helps
+                    time.sleep(300)
+                    os._exit(0)
+                forked += 1
+            print(json.dumps([os.getuid(), forked, err]))
+            """,
+        )
+        assert err == errno.EAGAIN and forked < SMALL.processes
+        assert len(uid_processes(uid)) > forked  # the children really run, on the host too
+        assert subprocess.run(["true"]).returncode == 0  # the host can still start processes
+    finally:
+        stop(km, kc)
+    assert wait_until(lambda: not uid_processes(uid)), "sandbox processes outlived the kernel"
+
+
+def test_os_exit_ends_only_the_kernel(course, kernel):
+    """Does ``os._exit(1)`` end that kernel (status 1) and leave other kernels running?"""
+    km, kc = start(course)
+    uid = run_json(kc, "import os; print(os.getuid())")
+    kc.execute("import os; os._exit(1)")
+    try:
+        assert km.provisioner.process.wait(timeout=20) == 1
+        assert wait_until(lambda: not uid_processes(uid))
+        assert run(kernel, "print('still here')").stdout.strip() == "still here"
+    finally:
+        stop(km, kc)
+
+
+def test_sys_exit_survives_and_segfault_ends_only_the_kernel(course, kernel):
+    """Is ``sys.exit()`` caught by the kernel, and does a ctypes segfault end only that kernel?"""
+    km, kc = start(course)
+    try:
+        assert run(kc, "import sys; sys.exit()").ename == "SystemExit"
+        assert run(kc, "print('after exit')").stdout.strip() == "after exit"
+        kc.execute("import ctypes; ctypes.string_at(0)")
+        assert km.provisioner.process.wait(timeout=20) == 128 + signal.SIGSEGV
+        assert run(kernel, "print('still here')").stdout.strip() == "still here"
+    finally:
+        stop(km, kc)
+
+
+def test_killed_grader_takes_its_sandboxes_along(course):
+    """When the grading process is SIGKILLed, do its sandboxed kernels end within seconds?"""
+    script = f"""
+        import time
+        from jupyter_client import KernelManager
+        from jupyter_client.kernelspec import KernelSpecManager
+        ksm = KernelSpecManager(kernel_dirs=[{str(course.jupyter / "kernels")!r}])
+        km = KernelManager(kernel_name={sandbox.KERNEL_NAME!r}, kernel_spec_manager=ksm)
+        km.start_kernel(cwd={str(course.workdir)!r})
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive("import os; print(os.getuid(), flush=True)", timeout=60)
+        time.sleep(300)
+    """
+    grader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        uid = int(grader.stdout.readline())
+        assert uid_processes(uid)
+        grader.kill()
+        grader.wait()
+        assert wait_until(lambda: not uid_processes(uid)), "the sandbox outlived its grader"
+    finally:
+        grader.kill()
+        grader.stdout.close()
+
+
+def test_kernel_refuses_to_start_outside_its_folder(course, tmp_path):
+    """Does the launcher refuse a working directory outside the allowed folder?"""
+    ksm = KernelSpecManager(kernel_dirs=[str(course.jupyter / "kernels")])
+    km = KernelManager(kernel_name=sandbox.KERNEL_NAME, kernel_spec_manager=ksm)
+    km.start_kernel(cwd=str(tmp_path))
+    try:
+        assert km.provisioner.process.wait(timeout=20) == EXIT_SETUP
+    finally:
+        km.cleanup_resources()
+
+
+def test_isolated_network_refuses_tcp_transport(course):
+    """Does a kernelspec that demands network isolation refuse the TCP transport?"""
+    with pytest.raises(RuntimeError, match="died"):
+        start(course, "iso", transport="tcp")
+
+
+def test_tcp_transport_still_sandboxes_files(course):
+    """With TCP (network shared), is the file system still hidden?"""
+    km, kc = start(course, transport="tcp")
+    try:
+        seen = run_json(
+            kc, f"import os; print(os.path.exists({str(course.scratch / 'gradebook.db')!r}) * 1)"
+        )
+        assert seen == 0
+    finally:
+        stop(km, kc)
+
+
+def test_launcher_rechecks_hidden_paths(course):
+    """Does a config that would show a hidden path (the venv) stop the kernel from starting?"""
+    spec = course.jupyter / "kernels" / "tampered"
+    spec.mkdir()
+    original = course.jupyter / "kernels" / sandbox.KERNEL_NAME
+    config = json.loads((original / "sandbox.json").read_text())
+    config["hidden_paths"].append(config["venv"])
+    (spec / "sandbox.json").write_text(json.dumps(config))
+    kernel_json = json.loads((original / "kernel.json").read_text())
+    kernel_json["argv"][4] = str(spec / "sandbox.json")
+    (spec / "kernel.json").write_text(json.dumps(kernel_json))
+    with pytest.raises(RuntimeError, match="died"):
+        start(course, "tampered")
+
+
+def test_write_kernelspec_rejects_exposing_hidden_paths(course, tmp_path):
+    """Does write_kernelspec refuse a folder that contains the repo or the scratch course?"""
+    hidden = sandbox.default_hidden_paths(course.scratch)
+    for bad in (COURSE_ROOT, course.scratch, course.scratch.parent):
+        with pytest.raises(ValueError, match="hidden path"):
+            sandbox.write_kernelspec(tmp_path, bad, hidden)
+    assert not (tmp_path / "kernels").exists()
+
+
+def test_non_root_gets_a_clear_reason():
+    """Does a non-root user learn that the sandbox needs root, instead of a silent kernel?"""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.setresgid(65534, 65534, 65534)
+        os.setresuid(65534, 65534, 65534)
+        os.write(w, str(sandbox.unavailable_reason.__wrapped__()).encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    assert "root" in os.read(r, 1000).decode()

@@ -21,6 +21,7 @@ from ds4023.sandbox_launcher import (
     CLONE_NEWUTS,
     SYS_PIVOT_ROOT,
 )
+from ds4023.sandbox_seccomp import build_filter
 
 MiB = 2**20
 GiB = 2**30
@@ -200,6 +201,7 @@ def write_kernelspec(
         "hidden_paths": hidden,
         "network": network,
         "output_bytes": HOST_OUTPUT_BYTES,
+        "seccomp": seccomp.hex() if (seccomp := build_filter(platform.machine())) else None,
         "limits": asdict(limits or Limits()),
     }
     _write_atomic(spec_dir / "sandbox.json", config)

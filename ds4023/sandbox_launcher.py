@@ -30,6 +30,7 @@ MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
 PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
 #: Exit status of the launcher when the sandbox could not be built (nothing of the kernel ran).
 EXIT_SETUP = 111
@@ -145,6 +146,17 @@ def _drop_privileges(uid: int) -> None:
         caps = dict(line.split(":\t") for line in f if line.startswith("Cap"))
     if any(int(v, 16) for v in caps.values()):
         raise SetupError(f"capabilities remain after dropping them: {caps}")
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _install_seccomp(program: bytes) -> None:
+    """Load the classic-BPF filter built by ds4023.sandbox_seccomp (needs no_new_privs)."""
+    buf = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
 
 
 def _verify_hidden(hidden: list[str], exposed: list[str]) -> None:
@@ -275,6 +287,8 @@ def _init(cfg: dict, conn: dict, uid: int, net: bool, alive_fd: int, extra: list
         if net:
             visible.append(os.path.dirname(conn["ip"]))
         _verify_hidden(cfg["hidden_paths"], visible)
+        if cfg.get("seccomp"):
+            _install_seccomp(bytes.fromhex(cfg["seccomp"]))
     except (OSError, SetupError) as exc:
         print(f"ds4023 sandbox: cannot build the sandbox: {exc}", file=sys.stderr, flush=True)
         return EXIT_SETUP

@@ -100,29 +100,34 @@ def default_hidden_paths(scratch_root: Path) -> list[Path]:
     return [COURSE_ROOT, COURSE_ROOT.parent / "shared", Path(scratch_root)]
 
 
-def _python_prefixes(python: str) -> tuple[str, str]:
-    if os.path.realpath(python) == os.path.realpath(sys.executable):
-        return sys.prefix, sys.base_prefix
+_DESCRIBE = """
+import json, sys, sysconfig
+base = {"base": sys.base_prefix, "platbase": sys.base_prefix}
+site = {sysconfig.get_path(k, vars=base) for k in ("purelib", "platlib")}
+print(json.dumps([sys.prefix, sys.base_prefix, sorted(site)]))
+"""
+
+
+def _readonly_paths(python: str, extra: tuple[str, ...]) -> tuple[list[str], list[str], str]:
+    """What the kernel may read (system folders, the venv, its base interpreter), what to mask.
+
+    The base interpreter's own site-packages is masked unless the venv includes it.
+    """
     out = subprocess.run(
-        [python, "-c", "import sys; print(sys.prefix); print(sys.base_prefix)"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\n")
-    return out[0], out[1]
-
-
-def _readonly_paths(python: str, extra: tuple[str, ...]) -> tuple[list[str], str]:
-    """Everything the kernel may read: system folders, the venv and its base interpreter."""
-    prefix, base = _python_prefixes(python)
+        [python, "-I", "-c", _DESCRIBE], capture_output=True, text=True, check=True
+    )
+    prefix, base, base_site = json.loads(out.stdout)
     venv = os.path.realpath(prefix)
+    cfg = Path(venv, "pyvenv.cfg")
+    shares_site = cfg.is_file() and "include-system-site-packages = true" in cfg.read_text()
+    masked = [] if venv == os.path.realpath(base) or shares_site else base_site
     paths: set[str] = set()
     for p in (*SYSTEM_PATHS, venv, os.path.realpath(base), *extra):
         if os.path.lexists(p):
             paths.add(os.path.abspath(p))
             if os.path.islink(p):
                 paths.add(os.path.realpath(p))  # a symlink is recreated; its target is bound
-    return sorted(paths), venv
+    return sorted(paths), [os.path.realpath(m) for m in masked], venv
 
 
 def _check_exposure(visible: list[str], hidden: list[str]) -> None:
@@ -186,7 +191,7 @@ def write_kernelspec(
     if network not in NETWORK_MODES:
         raise ValueError(f"network must be one of {NETWORK_MODES}, not {network!r}")
     python = os.path.abspath(python or sys.executable)
-    readonly, venv = _readonly_paths(python, extra_readonly)
+    readonly, masked, venv = _readonly_paths(python, extra_readonly)
     work = os.path.realpath(workdir)
     hidden = [os.path.realpath(h) for h in hidden_paths]
     _check_exposure([p for p in readonly if not os.path.islink(p)] + [work], hidden)
@@ -198,6 +203,7 @@ def write_kernelspec(
         "workdir": work,
         "expose": list(expose),
         "readonly_paths": readonly,
+        "masked_paths": masked,
         "hidden_paths": hidden,
         "network": network,
         "output_bytes": HOST_OUTPUT_BYTES,

@@ -182,14 +182,7 @@ def _build_root(cfg: dict, conn: dict, uid: int, net: bool) -> str:
     ipc_fd = os.open(ipc_dir, os.O_RDONLY | os.O_DIRECTORY) if ipc_dir else None
     root = "/tmp"
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    for path in cfg["readonly_paths"]:
-        target = _in_root(root, path)
-        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-        if path in fds:
-            os.makedirs(target, 0o755, exist_ok=True)
-            _bind(fds[path], target)
-        else:
-            os.symlink(os.readlink(path), target)
+    _tmpfs(f"{root}/tmp", limits["tmp_bytes"], "1777")  # first: kept paths may lie below /tmp
     _tmpfs(f"{root}/dev", 65536, "0755")
     for name, fd in dev_fds.items():
         open(f"{root}/dev/{name}", "w").close()
@@ -198,9 +191,21 @@ def _build_root(cfg: dict, conn: dict, uid: int, net: bool) -> str:
         os.symlink(f"/proc/self/fd/{i}", f"{root}/dev/{name}")
     os.symlink("/proc/self/fd", f"{root}/dev/fd")
     _tmpfs(f"{root}/dev/shm", limits["tmp_bytes"], "1777", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _tmpfs(f"{root}/tmp", limits["tmp_bytes"], "1777")
     os.makedirs(f"{root}/proc", 0o755)
     _mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for path in cfg["readonly_paths"]:
+        target = _in_root(root, path)
+        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+        if path in fds:
+            os.makedirs(target, 0o755, exist_ok=True)
+            _bind(fds[path], target)
+        else:
+            os.symlink(os.readlink(path), target)
+    for path in cfg["masked_paths"]:  # e.g. the base interpreter's own site-packages
+        if os.path.isdir(_in_root(root, path)):
+            _mount(
+                "tmpfs", _in_root(root, path), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k"
+            )
     sandbox_wd = _in_root(root, workdir)
     _tmpfs(sandbox_wd, limits["workdir_copy_bytes"], "0755")
     os.chown(sandbox_wd, uid, uid)
@@ -319,10 +324,13 @@ def _supervise(child: int, output: int, cap: int) -> int:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, lambda *_: os.kill(child, signal.SIGKILL))
-    pidfd, relayed = os.pidfd_open(child), 0
-    watch = [pidfd, output]
+    try:
+        pidfd = os.pidfd_open(child)  # Linux 5.3+; otherwise poll
+    except OSError:
+        pidfd = None
+    relayed, watch = 0, [output] + ([pidfd] if pidfd is not None else [])
     while True:
-        ready = select.select(watch, [], [], 1.0)[0]
+        ready = select.select(watch, [], [], 0.2 if pidfd is None else 1.0)[0]
         if output in ready:
             data = os.read(output, 65536)
             if not data:
@@ -332,8 +340,10 @@ def _supervise(child: int, output: int, cap: int) -> int:
                 relayed += len(data)
                 if relayed >= cap:
                     os.write(2, b"\nds4023 sandbox: further kernel output dropped\n")
-        if pidfd in ready:
-            return _exit_code(os.waitpid(child, 0)[1])
+        if pidfd is None or pidfd in ready:
+            pid, status = os.waitpid(child, os.WNOHANG)
+            if pid:
+                return _exit_code(status)
         if os.getppid() != parent:
             os.kill(child, signal.SIGKILL)
 

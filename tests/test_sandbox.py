@@ -179,6 +179,20 @@ def test_repository_and_scratch_course_are_unreachable(course, kernel):
     assert set(seen[1]) <= {".venv"}  # at most the venv is left of the repository
 
 
+def test_base_interpreter_site_packages_is_masked(kernel):
+    """Is the base interpreter's own site-packages (not the venv's) empty in the sandbox?"""
+    base_site = run_json(
+        kernel,
+        """
+        import json, os, sys, sysconfig
+        base = {"base": sys.base_prefix, "platbase": sys.base_prefix}
+        path = sysconfig.get_path("purelib", vars=base)
+        print(json.dumps([os.listdir(path), len(os.listdir(sysconfig.get_path("purelib")))]))
+        """,
+    )
+    assert base_site[0] == [] and base_site[1] > 10
+
+
 def test_own_folder_holds_data_but_no_notebook_or_symlink(course, kernel):
     """Does the kernel see its data files but not the notebook with hidden tests, nor symlinks?"""
     seen = run_json(
@@ -262,13 +276,17 @@ def test_no_privileges_secrets_or_network(kernel):
         import json, os, socket
         status = dict(l.split(":", 1) for l in open("/proc/self/status"))
         caps = [int(status[k], 16) for k in ("CapEff", "CapPrm", "CapBnd", "CapInh", "CapAmb")]
+        try:
+            init_env = open("/proc/1/environ").read()  # the sandbox's init got the grader's env
+        except OSError:
+            init_env = ""
         print(json.dumps([os.getuid(), caps, status["NoNewPrivs"].strip(),
-                          json.dumps(dict(os.environ)), socket.if_nameindex()]))
+                          json.dumps(dict(os.environ)) + init_env, socket.if_nameindex()]))
         """,
     )
-    uid, caps, no_new_privs, env, interfaces = seen
+    uid, caps, no_new_privs, environments, interfaces = seen
     assert uid != 0 and caps == [0] * 5 and no_new_privs == "1"
-    assert NOTEBOOK_SECRET not in env
+    assert NOTEBOOK_SECRET not in environments
     assert interfaces == [[1, "lo"]]
 
 

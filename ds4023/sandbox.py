@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -108,15 +109,21 @@ print(json.dumps([sys.prefix, sys.base_prefix, sorted(site)]))
 """
 
 
+@functools.cache
+def _describe(python: str) -> tuple[str, str, list[str]]:
+    out = subprocess.run(
+        [python, "-I", "-c", _DESCRIBE], capture_output=True, text=True, check=True
+    )
+    prefix, base, base_site = json.loads(out.stdout)
+    return prefix, base, base_site
+
+
 def _readonly_paths(python: str, extra: tuple[str, ...]) -> tuple[list[str], list[str], str]:
     """What the kernel may read (system folders, the venv, its base interpreter), what to mask.
 
     The base interpreter's own site-packages is masked unless the venv includes it.
     """
-    out = subprocess.run(
-        [python, "-I", "-c", _DESCRIBE], capture_output=True, text=True, check=True
-    )
-    prefix, base, base_site = json.loads(out.stdout)
+    prefix, base, base_site = _describe(python)
     venv = os.path.realpath(prefix)
     cfg = Path(venv, "pyvenv.cfg")
     shares_site = cfg.is_file() and "include-system-site-packages = true" in cfg.read_text()
@@ -221,3 +228,57 @@ def write_kernelspec(
     }
     _write_atomic(spec_dir / "kernel.json", spec)
     return name
+
+
+def configure(
+    config,
+    scratch: Path,
+    jupyter_dir: Path,
+    limits: Limits | None = None,
+    expose: tuple[str, ...] = ("*",),
+) -> str:
+    """Make nbgrader's autograder in the scratch course ``scratch`` run the sandboxed kernel.
+
+    Writes the kernelspec ``ds4023-sandbox-<scratch folder name>`` into ``jupyter_dir`` (and
+    puts that folder on JUPYTER_PATH in ``os.environ`` if it is not there yet), creates
+    ``<scratch>/ipc`` for the kernel's sockets, and sets ``Execute.kernel_name``,
+    ``KernelManager.transport = "ipc"`` and ``KernelManager.ip`` in ``config``, so the kernel
+    runs without network. Remove the kernelspec afterwards with remove_kernelspec.
+
+    Args:
+        config: the traitlets Config given to nbgrader's Autograde (changed in place).
+        scratch: the scratch course root (its gradebook and other folders stay hidden).
+        jupyter_dir: folder for kernelspecs, outside ``scratch`` so one entry serves all tasks.
+        limits: resource limits; ``Limits()`` when None.
+        expose: glob patterns of the files in the notebook's folder the kernel may see, e.g.
+            the assignment's data files, so extra student files (``numpy.py``) stay out.
+
+    Returns:
+        The kernel name.
+
+    Raises:
+        SandboxUnavailable: when the sandbox cannot run here.
+    """
+    scratch = Path(scratch)
+    name = write_kernelspec(
+        jupyter_dir,
+        scratch / "autograded",
+        default_hidden_paths(scratch),
+        limits,
+        expose=expose,
+        network="isolate",
+        name=f"{KERNEL_NAME}-{scratch.name}",
+    )
+    (scratch / "ipc").mkdir(exist_ok=True)
+    config.Execute.kernel_name = name
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.ip = str(scratch / "ipc" / "kernel")
+    paths = os.environ.get("JUPYTER_PATH", "").split(os.pathsep)
+    if str(jupyter_dir) not in paths:
+        os.environ["JUPYTER_PATH"] = os.pathsep.join([str(jupyter_dir), *filter(None, paths)])
+    return name
+
+
+def remove_kernelspec(jupyter_dir: Path, name: str) -> None:
+    """Delete a kernelspec that write_kernelspec or configure wrote (no error if it is gone)."""
+    shutil.rmtree(Path(jupyter_dir) / "kernels" / name, ignore_errors=True)

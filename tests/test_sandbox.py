@@ -14,9 +14,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpecManager
+from nbgrader.apps import NbGraderAPI
+from traitlets.config import Config
 
 from ds4023 import COURSE_ROOT, sandbox
 from ds4023.sandbox_launcher import EXIT_SETUP
@@ -515,3 +518,70 @@ def test_non_root_gets_a_clear_reason():
     os.close(w)
     os.waitpid(pid, 0)
     assert "root" in os.read(r, 1000).decode()
+
+
+def _mini_course(root: Path) -> None:
+    """A one-function assignment whose test cell has a hidden part with a secret value."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    cells = [
+        (
+            "double",
+            "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION",
+            {"solution": True, "grade": False, "locked": False},
+        ),
+        (
+            "test_double",
+            f"assert double(1) == 2\n### BEGIN HIDDEN TESTS\nSECRET = "
+            f"{NOTEBOOK_SECRET!r}\nassert double(21) == 42\n### END HIDDEN TESTS",
+            {"solution": False, "grade": True, "locked": True, "points": 1},
+        ),
+    ]
+    for grade_id, source, meta in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "schema_version": 3, **meta}
+        nb.cells.append(cell)
+    (root / "source" / "ps1").mkdir(parents=True)
+    nbformat.write(nb, root / "source" / "ps1" / "ps1.ipynb")
+    (root / "source" / "ps1" / "data.mat").write_bytes(DATA)
+
+
+@pytest.mark.filterwarnings("ignore:Object of type:Warning")  # nbgrader's own SQLAlchemy use
+def test_nbgrader_autograde_runs_in_the_sandbox(tmp_path, monkeypatch):
+    """With sandbox.configure, does nbgrader grade in the sandbox, the hidden tests unreadable?"""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("JUPYTER_PATH", "")
+    course_dir = tmp_path / "course"
+    _mini_course(course_dir)
+    cfg = Config()
+    cfg.CourseDirectory.root = str(course_dir)
+    cfg.CourseDirectory.course_id = "sandbox-test"
+    cfg.CourseDirectory.db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
+    assert NbGraderAPI(config=cfg).generate_assignment("ps1")["success"]
+    submitted = course_dir / "submitted" / "alice" / "ps1"
+    submitted.mkdir(parents=True)
+    nb = nbformat.read(course_dir / "release" / "ps1" / "ps1.ipynb", as_version=4)
+    nb.cells[0].source = textwrap.dedent(
+        """
+        import glob, os
+        found = [p for p in glob.glob("**", recursive=True) if os.path.isfile(p)]
+        print(sorted(found), any("HIDDEN" in open(p, errors="ignore").read() for p in found))
+        def double(x):
+            return 2 * x
+        """
+    )
+    nbformat.write(nb, submitted / "ps1.ipynb")
+    (submitted / "numpy.py").write_text("raise SystemExit('shadowed')")
+    name = sandbox.configure(cfg, course_dir, tmp_path / "jupyter", expose=("*.mat",))
+    api = NbGraderAPI(config=cfg)
+    assert api.autograde("ps1", "alice")["success"]
+    out = nbformat.read(course_dir / "autograded" / "alice" / "ps1" / "ps1.ipynb", as_version=4)
+    assert out.cells[0].outputs[0]["text"].strip() == "['data.mat'] False"
+    assert out.cells[1].outputs == []  # the hidden test ran and passed
+    assert api.get_submission("ps1", "alice")["score"] == 1.0
+    sandbox.remove_kernelspec(tmp_path / "jupyter", name)
+    assert not (tmp_path / "jupyter" / "kernels" / name).exists()

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -267,7 +268,7 @@ def configure(
         limits,
         expose=expose,
         network="isolate",
-        name=f"{KERNEL_NAME}-{scratch.name}",
+        name=f"{KERNEL_NAME}-{re.sub(r'[^a-z0-9._-]', '-', scratch.name.lower())}",
     )
     (scratch / "ipc").mkdir(exist_ok=True)
     config.Execute.kernel_name = name

@@ -1,11 +1,4 @@
-"""Kernel launcher run by the sandbox kernelspec: starts ipykernel where only its folder is visible.
-
-Runs as ``python -I -S sandbox_launcher.py CONFIG -f CONNECTION_FILE [kernel args...]`` with the
-standard library only. Three processes: the *supervisor* stays on the host, waits and relays
-kills; the *init* is PID 1 of new mount/PID/IPC/UTS (and, with ``ipc`` transport, network)
-namespaces, builds a fresh root file system from an allow-list, drops every privilege and reaps;
-the *kernel* is its child, with resource limits, exec'ing ``python -m ipykernel_launcher``.
-"""
+"""Kernel launcher of the sandbox kernelspec: runs ipykernel where only its folder is visible."""
 
 from __future__ import annotations
 
@@ -356,7 +349,22 @@ def _foreign_ipc_files(ip: str) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    """Run the launcher; ``argv`` is ``[CONFIG, "-f", CONNECTION_FILE, *kernel_args]``."""
+    """Start the sandboxed kernel and wait for it (standard library only; run as ``python -I -S``).
+
+    Three processes: this *supervisor* stays on the host, relays the sandbox's output and kills
+    it when told to or orphaned; the *init* is PID 1 of new mount/PID/IPC/UTS (and, with the
+    ``ipc`` transport, network) namespaces, builds a fresh root from an allow-list, drops every
+    privilege and reaps; the *kernel* is its child, with resource limits, exec'ing
+    ``python -m ipykernel_launcher``.
+
+    Args:
+        argv: ``[CONFIG, "-f", CONNECTION_FILE, *kernel_args]``; CONFIG is the sandbox.json
+            written by ds4023.sandbox.write_kernelspec.
+
+    Returns:
+        The kernel's exit status (128 + N when killed by signal N), or EXIT_SETUP when the
+        sandbox could not be built.
+    """
     if len(argv) < 3 or argv[1] != "-f":
         print("usage: sandbox_launcher.py CONFIG -f CONNECTION_FILE [args]", file=sys.stderr)
         return 2

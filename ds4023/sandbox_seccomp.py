@@ -1,10 +1,9 @@
-"""Seccomp filter for the grading sandbox: refuses the system calls that kernel escapes start from.
+"""Seccomp filter for the grading sandbox: refuses the system calls kernel escapes start from."""
 
-Without capabilities most of these fail anyway (mount, chroot, modules); the filter matters for
-the ones an unprivileged process may still call: new user namespaces (which hand back
-capabilities over fresh namespaces and expose much more kernel code), ``ptrace``, ``bpf``,
-``userfaultfd``, ``io_uring``, kernel keyrings and ``perf_event_open``.
-"""
+# Without capabilities most of these fail anyway (mount, chroot, modules); the filter matters for
+# the ones an unprivileged process may still call: new user namespaces (they hand back
+# capabilities over fresh namespaces and expose much more kernel code), ptrace, bpf,
+# userfaultfd, io_uring, kernel keyrings and perf_event_open.
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from traitlets.config import Config, PyFileConfigLoader
 
 from ds4023 import COURSE_ROOT, gradebook_io
-from ds4023.grading_pool import Job, Runner, run_local
+from ds4023.grading_pool import Job, Runner, WorkerStartError, run_local
 from ds4023.grading_state import STATE_DIR, GradingState, digest_files, fingerprint
 from ds4023.grading_task import GRADED, AssignmentBundle, GradeResult, SubmissionFiles
 
@@ -205,7 +205,9 @@ class _Course:
                 assignment=assignment,
                 course_id=self.course_id,
                 notebooks=tuple(nb["name"] for nb in p["spec"]["notebooks"]),
-                gradebook_template=gradebook_io.build_template(p["spec"], self.course_id),
+                gradebook_template=gradebook_io.build_template(
+                    p["spec"], self.course_id, gradebook_io.schema_version(self.db_url)
+                ),
                 support_files=p["support"],
                 config=p["config"],
                 submission_timeout=self.timeout,
@@ -401,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             args.submission_timeout,
             progress=not args.quiet,
         )
-    except (GradingError, gradebook_io.GradebookError) as err:
+    except (GradingError, gradebook_io.GradebookError, WorkerStartError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not summary.rows:

@@ -11,14 +11,13 @@ import warnings
 from pathlib import Path
 
 import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Base, Gradebook, MissingEntry
 from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import SAWarning, SQLAlchemyError
 from traitlets.config import Config
 
 from ds4023.grading_task import GradeResult
-
-# nbgrader 0.9 builds submissions in a way SQLAlchemy 2 warns about; the rows are right.
-warnings.filterwarnings("ignore", message=".*not in session.*")
 
 #: Prefix of the comment recorded on every answer cell of a submission that failed.
 FAILURE_COMMENT = "Not graded automatically: "
@@ -81,12 +80,26 @@ def assignment_spec(db_url: str, course_id: str, assignment: str) -> dict:
     return {"name": assignment, "duedate": duedate, "notebooks": notebooks}
 
 
-def build_template(spec: dict, course_id: str) -> bytes:
+def schema_version(db_url: str) -> str | None:
+    """Read the gradebook's schema (alembic) revision, or None if it has none."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def build_template(spec: dict, course_id: str, revision: str | None = None) -> bytes:
     """Build an SQLite gradebook holding one assignment's cells and nothing else.
 
     Args:
         spec: the assignment as returned by :func:`assignment_spec`.
         course_id: the course id.
+        revision: the main gradebook's schema revision; stamping it directly saves the
+            ``alembic`` subprocess nbgrader runs for a new database (None: let nbgrader do it).
 
     Returns:
         The bytes of the SQLite file; a worker writes them to its scratch course.
@@ -95,6 +108,15 @@ def build_template(spec: dict, course_id: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="ds4023-template-") as tmp:
         path = Path(tmp) / "gradebook.db"
         name = spec["name"]
+        if revision:
+            engine = create_engine(f"sqlite:///{path}")
+            Base.metadata.create_all(bind=engine)
+            with engine.begin() as conn:
+                conn.execute(
+                    text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)")
+                )
+                conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": revision})
+            engine.dispose()
         with Gradebook(f"sqlite:///{path}", course_id) as gb:
             duedate = spec["duedate"]
             gb.update_or_create_assignment(name, duedate=duedate, course_id=course_id)
@@ -156,7 +178,9 @@ def submitted_students(db_url: str, course_id: str, assignment: str) -> set[str]
 def _open_submission(gb: Gradebook, assignment: str, student: str, timestamp) -> None:
     gb.update_or_create_student(student)
     kwargs = {"timestamp": timestamp} if timestamp else {}
-    gb.update_or_create_submission(assignment, student, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        gb.update_or_create_submission(assignment, student, **kwargs)
 
 
 def record_result(

@@ -5,11 +5,20 @@ from __future__ import annotations
 import ctypes
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    as_completed,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +53,9 @@ class Job:
 Runner = Callable[[dict[str, AssignmentBundle], Iterable[Job], int], Iterator[GradeResult]]
 
 
-def _warm_up(log_dir: str | None) -> None:
+def _warm_up(log_dir: str | None, scratch: str) -> None:
     """Prepare a worker: die with the parent (Linux), log to a file, import nbgrader once."""
+    tempfile.tempdir = scratch  # scratch courses of a killed worker go when the run ends
     if log_dir:  # kernels inherit this: their start-up chatter goes to the log, not the screen
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         fd = os.open(Path(log_dir) / f"worker-{os.getpid()}.log", os.O_WRONLY | os.O_CREAT, 0o644)
@@ -62,12 +72,14 @@ def _warm_up(log_dir: str | None) -> None:
     import nbgrader.preprocessors  # noqa: F401
 
 
-def _new_pool(workers: int, log_dir: str | None) -> ProcessPoolExecutor:
-    # "spawn": the parent holds database connections and a progress-bar thread, which a
-    # forked child must not inherit; the import cost is paid once per worker.
-    ctx = multiprocessing.get_context("spawn")
+def _new_pool(workers: int, log_dir: str | None, scratch: str) -> ProcessPoolExecutor:
+    # "forkserver": workers must not inherit the parent's database connections and threads
+    # (plain fork would), and forking from a server that has imported nbgrader once makes a
+    # new worker cheap (plain spawn pays the imports again for every rebuilt pool).
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["ds4023.grading_task"])
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_warm_up, initargs=(log_dir,)
+        max_workers=workers, mp_context=ctx, initializer=_warm_up, initargs=(log_dir, scratch)
     )
 
 
@@ -83,13 +95,29 @@ def _crashed(bundle: AssignmentBundle, sub: SubmissionFiles) -> GradeResult:
     )
 
 
-def _isolated(bundle: AssignmentBundle, sub: SubmissionFiles, log_dir) -> GradeResult:
-    """Grade one submission alone in a fresh process, to tell who broke a shared pool."""
-    with _new_pool(1, log_dir) as pool:
+class WorkerStartError(RuntimeError):
+    """Worker processes cannot run even an empty task: the machine, not a student, is at fault."""
+
+
+def _isolated(bundle: AssignmentBundle, sub: SubmissionFiles, *where: str) -> GradeResult:
+    """Grade one submission alone in a fresh process, to tell who broke a shared pool.
+
+    Raises:
+        WorkerStartError: a fresh worker cannot even run an empty task.
+    """
+    with _new_pool(1, *where) as pool:
         try:
             return pool.submit(grade_submission, bundle, sub).result()
         except BrokenProcessPool:
-            return _crashed(bundle, sub)
+            pass
+    with _new_pool(1, *where) as pool:
+        try:
+            pool.submit(os.getpid).result()
+        except BrokenProcessPool:
+            raise WorkerStartError(
+                "grading worker processes die on start-up: see the logs in .grading/logs/"
+            ) from None
+    return _crashed(bundle, sub)
 
 
 def run_local(
@@ -103,8 +131,8 @@ def run_local(
     At most ``2 * workers`` jobs are in flight, so memory stays bounded. Only the caller
     touches the gradebook. If a worker process dies (student code can kill its kernel's
     parent), the pool is rebuilt and every job that was in flight is graded again alone in
-    a fresh process: the one that kills its process again is failed with the reason, the
-    others are graded normally.
+    a fresh process of its own (``workers`` at a time): the one that kills its process again
+    is failed with the reason, the others are graded normally.
 
     Args:
         bundles: assignment name -> bundle.
@@ -118,7 +146,8 @@ def run_local(
     """
     pending = iter(jobs)
     in_flight: dict[Future, tuple[AssignmentBundle, SubmissionFiles]] = {}
-    pool = _new_pool(max(1, workers), log_dir)
+    scratch = tempfile.mkdtemp(prefix="ds4023-run-")
+    pool = _new_pool(max(1, workers), log_dir, scratch)
 
     def top_up() -> None:
         while len(in_flight) < 2 * max(1, workers):
@@ -145,10 +174,17 @@ def run_local(
                 broken += list(in_flight.values())
                 in_flight.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
-                for bundle, sub in broken:
-                    yield _isolated(bundle, sub, log_dir)
-                pool = _new_pool(max(1, workers), log_dir)
+                with ThreadPoolExecutor(max(1, workers)) as threads:
+                    alone = [
+                        threads.submit(_isolated, bundle, sub, log_dir, scratch)
+                        for bundle, sub in broken
+                    ]
+                    for fut in as_completed(alone):
+                        yield fut.result()
+                pool = _new_pool(max(1, workers), log_dir, scratch)
             top_up()
         completed = True
     finally:
         pool.shutdown(wait=completed, cancel_futures=True)
+        if completed:
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -209,6 +209,8 @@ def describe_failure(err: BaseException | None, execute: TrackedExecute | None, 
     name = type(err).__name__ if err is not None else "error"
     if timed_out:
         return f"stopped: the submission ran longer than its {timed_out:g} s limit{where}"
+    if name == "CellTimeoutError":
+        return f"a cell ran past its time limit and ignored the interrupt{where}"
     if name == "DeadKernelError":
         return f"the kernel died{where} (the code crashed it or exited the interpreter)"
     if name in ("NotJSONError", "JSONDecodeError"):

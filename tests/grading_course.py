@@ -176,3 +176,63 @@ def hidden_lines(course: Path) -> list[str]:
             elif inside and line.strip():
                 lines.append(line.strip())
     return lines
+
+
+class course_env:
+    """Context manager: the environment a grading run in a test needs, restored afterwards.
+
+    Unsets ``DS4023_DB_URL`` (each course copy uses its own SQLite gradebook), sets a short
+    cell timeout and puts the venv's ``bin/`` first on PATH.
+    """
+
+    def __init__(self, cell_timeout: int = 20):
+        self.values = {**nbgrader_env(), "DS4023_CELL_TIMEOUT": str(cell_timeout)}
+
+    def __enter__(self):
+        self.saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(self.values)
+        return self
+
+    def __exit__(self, *exc):
+        os.environ.clear()
+        os.environ.update(self.saved)
+
+
+_CACHE: dict[str, object] = {}
+
+
+def released_template(factory) -> Path:
+    """The released toy course, built once per test session (generate_assignment is slow)."""
+    if "released" not in _CACHE:
+        with course_env():
+            _CACHE["released"] = released_course(factory.mktemp("released") / "course")
+    return _CACHE["released"]
+
+
+def new_course(factory, dest: Path, students=STUDENTS) -> Path:
+    """A fresh released course at ``dest`` with the given students submitted."""
+    shutil.copytree(released_template(factory), dest)
+    add_students(dest, students)
+    return dest
+
+
+def graded_class(factory):
+    """The whole toy class graded once per session with 2 workers: ``(course, summary)``.
+
+    Tests must not modify it; they copy it with :func:`copy_course` first.
+    """
+    if "graded" not in _CACHE:
+        from ds4023.batch_grade import grade_course
+
+        course = new_course(factory, factory.mktemp("graded") / "course")
+        with course_env():
+            summary = grade_course(course, workers=2, progress=False)
+        _CACHE["graded"] = (course, summary)
+    return _CACHE["graded"]
+
+
+def copy_course(course: Path, dest: Path) -> Path:
+    """Copy a course directory (gradebook, state and products included)."""
+    shutil.copytree(course, dest, symlinks=True)
+    return dest

@@ -1,0 +1,142 @@
+"""Tests for ds4023.feedback: nbgrader's feedback pages without the hidden tests' source."""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from grading_course import (
+    ASSIGNMENT,
+    FAILING,
+    HIDDEN_MARKERS,
+    STUDENTS,
+    copy_course,
+    course_env,
+    graded_class,
+    hidden_lines,
+    nbgrader_env,
+)
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from ds4023.feedback import PLACEHOLDER, REDACTED, HideHiddenTests, generate_feedback
+from ds4023.gradebook_io import grade_table
+
+pytestmark = pytest.mark.timeout(600)
+
+
+def page_text(page: Path) -> str:
+    """The visible text of an HTML page (tags removed, entities decoded)."""
+    raw = page.read_text(encoding="utf-8")
+    raw = re.sub(r"<(style|script)\b.*?</\1>", "", raw, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", raw))
+
+
+def leaks(page: Path, lines: list[str]) -> list[str]:
+    """Hidden-test lines found in a page, in its text or anywhere in its raw HTML."""
+    raw = html.unescape(page.read_text(encoding="utf-8"))
+    text = page_text(page)
+    return [line for line in lines if line in text or line in raw]
+
+
+@pytest.fixture(scope="module")
+def feedback_course(tmp_path_factory):
+    """A copy of the graded toy class with feedback generated for everyone."""
+    course = copy_course(graded_class(tmp_path_factory)[0], tmp_path_factory.mktemp("fb") / "c")
+    with course_env():
+        written = generate_feedback(course, ASSIGNMENT, progress=False)
+    return course, written
+
+
+def test_every_student_gets_a_page(feedback_course):
+    """Is there one feedback page per student, failed submissions included?"""
+    course, written = feedback_course
+    expected = {course / "feedback" / s / ASSIGNMENT / "toy.html" for s in STUDENTS}
+    assert set(written) == expected and all(p.is_file() for p in expected)
+
+
+def test_no_hidden_test_line_appears_in_any_page(feedback_course):
+    """Does no line of any hidden-test region reach any feedback page?"""
+    course, written = feedback_course
+    lines = hidden_lines(course)
+    assert len(lines) == 6 and any(m in " ".join(lines) for m in HIDDEN_MARKERS)
+    for page in written:
+        assert leaks(page, lines) == [], page
+
+
+def test_nbgrader_own_feedback_does_leak_them(tmp_path_factory):
+    """Would nbgrader's plain generate_feedback show the hidden tests (issue #1363)?"""
+    course = copy_course(graded_class(tmp_path_factory)[0], tmp_path_factory.mktemp("nbfb") / "c")
+    cmd = [sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT]
+    subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, check=True)
+    page = course / "feedback" / "one_mistake" / ASSIGNMENT / "toy.html"
+    assert len(leaks(page, hidden_lines(course))) == 6
+
+
+def test_pages_show_results_messages_and_visible_tests(feedback_course):
+    """Does a page still show the score, the visible tests and each failure's message?"""
+    course, _ = feedback_course
+    text = page_text(course / "feedback" / "one_mistake" / ASSIGNMENT / "toy.html")
+    assert "Score: 3.0 / 8.0" in text
+    assert "assert square(3) == 9" in text and "assert spread([1.0, 4.0, 2.0]) == 3.0" in text
+    assert text.count(PLACEHOLDER) == 3
+    assert "AssertionError: spread of the data file" in text
+    blank = page_text(course / "feedback" / "blank" / ASSIGNMENT / "toy.html")
+    assert "NotImplementedError" in blank and "Score: 0.0 / 8.0" in blank
+
+
+def test_failed_submissions_get_a_page_with_the_reason(feedback_course):
+    """Does a student whose notebook could not be graded read why, and their zero?"""
+    course, _ = feedback_course
+    for student in FAILING:
+        text = page_text(course / "feedback" / student / ASSIGNMENT / "toy.html")
+        assert "could not be graded automatically" in text and "Score: 0 / 8" in text
+    killed = page_text(course / "feedback" / "kernel_killer" / ASSIGNMENT / "toy.html")
+    assert "the kernel died while running cell 4 (test_square)" in killed
+
+
+def test_pages_are_rebuilt_only_when_grades_change(feedback_course, tmp_path):
+    """Is a second run a no-op, and does a manual grade rebuild just that student's page?"""
+    course = copy_course(feedback_course[0], tmp_path / "c")
+    with course_env():
+        assert generate_feedback(course, ASSIGNMENT, progress=False) == []
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "ds4023") as gb:
+            gb.find_grade("explain", "toy", ASSIGNMENT, "correct").manual_score = 2.0
+            gb.db.commit()
+        again = generate_feedback(course, ASSIGNMENT, progress=False)
+    assert again == [course / "feedback" / "correct" / ASSIGNMENT / "toy.html"]
+    assert "Score: 8.0 / 8.0" in page_text(again[0])
+    table = grade_table(f"sqlite:///{course / 'gradebook.db'}", "ds4023", ASSIGNMENT)
+    assert table["correct"]["parts"]["explain"]["score"] == 2.0
+
+
+def test_hidden_regions_and_what_their_outputs_quote_are_scrubbed():
+    """Are the region, a quoting traceback and a quoting stream line all replaced?"""
+    meta = {"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}}
+    source = "assert f(1) == 1\n    ### BEGIN HIDDEN TESTS\n    assert f(2) == 99\n"
+    source += "    ### END HIDDEN TESTS\nprint('done')"
+    cell = new_code_cell(source, metadata=meta)
+    cell.outputs = [
+        new_output("stream", name="stderr", text="warning at\n    assert f(2) == 99\nend"),
+        new_output(
+            "error",
+            ename="AssertionError",
+            evalue="",
+            traceback=["Cell In[3], line 3", "----> 3 \x1b[0massert f(2) == 99", "AssertionError"],
+        ),
+    ]
+    plain = new_code_cell("assert g() == 1", metadata=meta)
+    plain.outputs = [new_output("error", ename="E", evalue="v", traceback=["line 1", "E: v"])]
+    nb = new_notebook(cells=[cell, plain])
+    HideHiddenTests().preprocess(nb, {})
+    assert cell.source == f"assert f(1) == 1\n    {PLACEHOLDER}\nprint('done')"
+    assert cell.outputs[0].text == f"warning at\n{REDACTED}\nend"
+    assert cell.outputs[1].traceback == ["AssertionError: "]
+    assert plain.outputs[0].traceback == ["line 1", "E: v"]  # no hidden region: untouched
+    assert "f(2)" not in nbformat.writes(nb)

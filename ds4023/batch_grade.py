@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
-from nbgrader.coursedir import CourseDirectory
-from nbgrader.utils import find_all_files
 from tqdm import tqdm
-from traitlets.config import Config, PyFileConfigLoader
 
 from ds4023 import COURSE_ROOT, gradebook_io
+from ds4023.course_dir import GradingError, find_submissions, read_submission
 from ds4023.grading_pool import Job, Runner, WorkerStartError, run_local
-from ds4023.grading_state import STATE_DIR, GradingState, digest_files, fingerprint
-from ds4023.grading_task import GRADED, AssignmentBundle, GradeResult, SubmissionFiles
+from ds4023.grading_recorder import Recorder
+from ds4023.grading_state import STATE_DIR
+from ds4023.grading_task import GRADED
 
 #: Seconds one whole submission may run (all its cells) before its kernel is killed.
 DEFAULT_SUBMISSION_TIMEOUT = float(os.environ.get("DS4023_SUBMISSION_TIMEOUT", "900"))
-
-
-class GradingError(RuntimeError):
-    """The course cannot be graded as asked; the message says what to fix."""
 
 
 @dataclass
@@ -63,201 +56,6 @@ class Summary:
         return 1 if self.failed else 0
 
 
-def load_course(course_root: Path) -> tuple[Config, CourseDirectory]:
-    """Read a course directory's ``nbgrader_config.py``.
-
-    Args:
-        course_root: the course directory.
-
-    Returns:
-        The configuration and nbgrader's view of the course directory.
-
-    Raises:
-        GradingError: there is no configuration file.
-    """
-    course_root = Path(course_root).resolve()
-    if not (course_root / "nbgrader_config.py").is_file():
-        raise GradingError(f"{course_root} has no nbgrader_config.py: pass the course directory")
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
-    cfg.CourseDirectory.root = str(course_root)
-    return cfg, CourseDirectory(config=cfg)
-
-
-def find_submissions(coursedir: CourseDirectory, assignment=None, student=None) -> dict:
-    """List the submitted folders ``submitted/<student>/<assignment>/``.
-
-    Args:
-        coursedir: the course directory.
-        assignment: only this assignment (None: all).
-        student: only this student (None: all).
-
-    Returns:
-        assignment -> sorted list of student ids.
-    """
-    found: dict[str, list[str]] = {}
-    root = Path(coursedir.root) / coursedir.submitted_directory
-    for folder in sorted(root.glob("*/*")):
-        s, a = folder.parent.name, folder.name
-        if folder.is_dir() and not s.startswith(".") and not a.startswith("."):
-            if (assignment in (None, a)) and (student in (None, s)):
-                found.setdefault(a, []).append(s)
-    return found
-
-
-def _grading_config(cfg: Config) -> dict:
-    def plain(value):
-        return {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else value
-
-    return {k: plain(v) for k, v in cfg.items() if k != "CourseDirectory"}
-
-
-def _support_files(cfg: Config, coursedir: CourseDirectory, assignment: str) -> dict:
-    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
-    keep = set(cfg.Autograde.get("exclude_overwriting", {}).get(assignment, []))
-    files = {}
-    for name in find_all_files(str(source), coursedir.ignore + ["*.ipynb"]):
-        rel = os.path.relpath(name, source)
-        if rel not in keep:
-            files[rel] = Path(name).read_bytes()
-    return files
-
-
-def read_submission(folder: Path, student: str, support: dict, ignore: list) -> SubmissionFiles:
-    """Read the files of one submitted folder that can change its grade.
-
-    Files the source overwrites anyway (data files) are left out of the task and its hash.
-
-    Args:
-        folder: ``submitted/<student>/<assignment>``.
-        student: the student id.
-        support: the assignment's support files (relative path -> bytes).
-        ignore: nbgrader's ignore globs.
-
-    Returns:
-        The submission, with its digest.
-    """
-    files = {}
-    for name in find_all_files(str(folder), ignore):
-        rel = os.path.relpath(name, folder)
-        if rel not in support:
-            files[rel] = Path(name).read_bytes()
-    return SubmissionFiles(student, files, digest_files(files))
-
-
-def _timestamp(coursedir: CourseDirectory, folder: Path):
-    try:
-        return coursedir.get_existing_timestamp(str(folder))
-    except Exception:  # an unreadable timestamp.txt: nbgrader fails that student in the worker
-        return None
-
-
-def write_autograded(coursedir: CourseDirectory, result: GradeResult, support: dict) -> Path:
-    """Write ``autograded/<student>/<assignment>/`` from a result, replacing any old folder.
-
-    Args:
-        coursedir: the course directory.
-        result: a graded result.
-        support: the assignment's support files (copied as nbgrader does).
-
-    Returns:
-        The folder.
-    """
-    dest = Path(coursedir.format_path(coursedir.autograded_directory, result.student, ""))
-    dest = dest / result.assignment
-    tmp = dest.with_name(f".{dest.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    mode = 0o664 if coursedir.groupshared else 0o444
-    contents = {**support, **result.files, **{f"{n}.ipynb": b for n, b in result.notebooks.items()}}
-    for rel, data in contents.items():
-        path = tmp / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        path.chmod(mode)
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(tmp, dest)
-    return dest
-
-
-class _Course:
-    """The parent's view of one grading run: configuration, bundles, state; the only writer."""
-
-    def __init__(self, course_root: Path, submission_timeout: float):
-        self.cfg, self.coursedir = load_course(course_root)
-        self.root = Path(self.coursedir.root)
-        self.db_url, self.course_id = self.coursedir.db_url, self.coursedir.course_id
-        self.timeout = submission_timeout
-        self.state = GradingState(self.root)
-        self.plans: dict[str, dict] = {}
-        self.bundles: dict[str, AssignmentBundle] = {}
-
-    def plan(self, assignment: str) -> dict:
-        spec = gradebook_io.assignment_spec(self.db_url, self.course_id, assignment)
-        support = _support_files(self.cfg, self.coursedir, assignment)
-        config = _grading_config(self.cfg)
-        fprint = fingerprint(spec, support, config)
-        self.plans[assignment] = {"spec": spec, "support": support, "config": config, "fp": fprint}
-        return self.plans[assignment]
-
-    def bundle(self, assignment: str) -> AssignmentBundle:
-        if assignment not in self.bundles:
-            p = self.plans[assignment]
-            self.bundles[assignment] = AssignmentBundle(
-                assignment=assignment,
-                course_id=self.course_id,
-                notebooks=tuple(nb["name"] for nb in p["spec"]["notebooks"]),
-                gradebook_template=gradebook_io.build_template(
-                    p["spec"], self.course_id, gradebook_io.schema_version(self.db_url)
-                ),
-                support_files=p["support"],
-                config=p["config"],
-                submission_timeout=self.timeout,
-                fingerprint=p["fp"],
-            )
-        return self.bundles[assignment]
-
-    def folder(self, assignment: str, student: str, step: str = "submitted") -> Path:
-        step_dir = getattr(self.coursedir, f"{step}_directory")
-        return Path(self.coursedir.format_path(step_dir, student, assignment))
-
-    def is_done(self, assignment: str, student: str, digest: str, in_gradebook: set) -> bool:
-        if student not in in_gradebook:
-            return False
-        if not self.state.is_current(assignment, student, digest, self.plans[assignment]["fp"]):
-            return False
-        if self.state.get(assignment, student)["status"] != GRADED:
-            return True
-        out = self.folder(assignment, student, "autograded")
-        names = [nb["name"] for nb in self.plans[assignment]["spec"]["notebooks"]]
-        return all((out / f"{n}.ipynb").is_file() for n in names)
-
-    def record(self, result: GradeResult) -> None:
-        """Write one result into autograded/, the gradebook and the state, in that order."""
-        t0 = time.perf_counter()
-        a, s = result.assignment, result.student
-        stamp = _timestamp(self.coursedir, self.folder(a, s))
-        if result.status == GRADED:
-            try:
-                write_autograded(self.coursedir, result, self.plans[a]["support"])
-                gradebook_io.record_result(self.db_url, self.course_id, self.cfg, result, stamp)
-            except Exception as err:  # a result the gradebook refuses still gets a recorded zero
-                result.status, result.reason = "failed", f"could not record the grades: {err}"
-        if result.status != GRADED:
-            shutil.rmtree(self.folder(a, s, "autograded"), ignore_errors=True)
-            gradebook_io.record_failure(self.db_url, self.course_id, a, s, result.reason, stamp)
-        result.timings["record"] = time.perf_counter() - t0
-        entry = {
-            "digest": result.digest,
-            "fingerprint": result.fingerprint,
-            "status": result.status,
-            "reason": result.reason,
-            "auto_score": sum(v or 0 for nb in result.scores.values() for v in nb.values()),
-            "timings": {k: round(v, 3) for k, v in result.timings.items()},
-            "warnings": result.warnings[:20],
-            "graded_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        self.state.put(a, s, entry)
-
-
 def grade_course(
     course_root: Path = COURSE_ROOT,
     assignment: str | None = None,
@@ -288,7 +86,7 @@ def grade_course(
         gradebook_io.GradebookError: a submitted assignment was never released.
     """
     started = time.perf_counter()
-    course = _Course(Path(course_root), submission_timeout)
+    course = Recorder(Path(course_root), submission_timeout)
     found = find_submissions(course.coursedir, assignment, student)
     summary = Summary()
     jobs: list[Job] = []
@@ -329,7 +127,7 @@ def grade_course(
     return summary
 
 
-def _table_rows(course: _Course, found: dict, fresh: set) -> list[Row]:
+def _table_rows(course: Recorder, found: dict, fresh: set) -> list[Row]:
     rows = []
     for a, students in found.items():
         table = gradebook_io.grade_table(course.db_url, course.course_id, a)

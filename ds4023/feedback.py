@@ -20,7 +20,7 @@ from tqdm import tqdm
 from traitlets import Unicode
 
 from ds4023 import COURSE_ROOT, gradebook_io
-from ds4023.batch_grade import GradingError, load_course
+from ds4023.course_dir import GradingError, load_course
 from ds4023.grading_state import STATE_DIR, GradingState, atomic_write_text
 from ds4023.grading_task import GRADED
 

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Gradebook
 
 from ds4023 import COURSE_ROOT, gradebook_io
-from ds4023.batch_grade import GradingError, load_course
+from ds4023.course_dir import GradingError, load_course
 from ds4023.grading_state import GradingState, atomic_write_bytes
 from ds4023.grading_task import GRADED
 

@@ -34,7 +34,8 @@ from ds4023 import batch_grade
 from ds4023.gradebook_io import FAILURE_COMMENT, grade_table
 from ds4023.grading_pool import Job, WorkerStartError, run_local
 from ds4023.grading_state import GradingState
-from ds4023.grading_task import AssignmentBundle, SubmissionFiles, describe_failure
+from ds4023.grading_task import AssignmentBundle, SubmissionFiles
+from ds4023.nbgrader_hooks import describe_failure
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -1,0 +1,161 @@
+"""The course directory as grading sees it: configuration, submissions, autograded folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import find_all_files
+from traitlets.config import Config, PyFileConfigLoader
+
+from ds4023.grading_state import digest_files
+from ds4023.grading_task import GradeResult, SubmissionFiles
+
+
+class GradingError(RuntimeError):
+    """The course cannot be graded as asked; the message says what to fix."""
+
+
+def load_course(course_root: Path) -> tuple[Config, CourseDirectory]:
+    """Read a course directory's ``nbgrader_config.py``.
+
+    Args:
+        course_root: the course directory.
+
+    Returns:
+        The configuration and nbgrader's view of the course directory.
+
+    Raises:
+        GradingError: there is no configuration file.
+    """
+    course_root = Path(course_root).resolve()
+    if not (course_root / "nbgrader_config.py").is_file():
+        raise GradingError(f"{course_root} has no nbgrader_config.py: pass the course directory")
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    cfg.CourseDirectory.root = str(course_root)
+    return cfg, CourseDirectory(config=cfg)
+
+
+def find_submissions(coursedir: CourseDirectory, assignment=None, student=None) -> dict:
+    """List the submitted folders ``submitted/<student>/<assignment>/``.
+
+    Args:
+        coursedir: the course directory.
+        assignment: only this assignment (None: all).
+        student: only this student (None: all).
+
+    Returns:
+        assignment -> sorted list of student ids.
+    """
+    found: dict[str, list[str]] = {}
+    root = Path(coursedir.root) / coursedir.submitted_directory
+    for folder in sorted(root.glob("*/*")):
+        s, a = folder.parent.name, folder.name
+        if folder.is_dir() and not s.startswith(".") and not a.startswith("."):
+            if (assignment in (None, a)) and (student in (None, s)):
+                found.setdefault(a, []).append(s)
+    return found
+
+
+def grading_config(cfg: Config) -> dict:
+    """The nbgrader settings a worker needs, as plain nested dicts (course paths left out).
+
+    Args:
+        cfg: the course configuration.
+
+    Returns:
+        Every configuration section except ``CourseDirectory``.
+    """
+
+    def plain(value):
+        return {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else value
+
+    return {k: plain(v) for k, v in cfg.items() if k != "CourseDirectory"}
+
+
+def support_files(cfg: Config, coursedir: CourseDirectory, assignment: str) -> dict:
+    """Read the source files nbgrader copies over every submission (all but notebooks).
+
+    Args:
+        cfg: the course configuration (``Autograde.exclude_overwriting`` is honoured).
+        coursedir: the course directory.
+        assignment: the assignment name.
+
+    Returns:
+        relative path -> bytes.
+    """
+    source = Path(coursedir.format_path(coursedir.source_directory, ".", assignment))
+    keep = set(cfg.Autograde.get("exclude_overwriting", {}).get(assignment, []))
+    files = {}
+    for name in find_all_files(str(source), coursedir.ignore + ["*.ipynb"]):
+        rel = os.path.relpath(name, source)
+        if rel not in keep:
+            files[rel] = Path(name).read_bytes()
+    return files
+
+
+def read_submission(folder: Path, student: str, support: dict, ignore: list) -> SubmissionFiles:
+    """Read the files of one submitted folder that can change its grade.
+
+    Files the source overwrites anyway (data files) are left out of the task and its hash.
+
+    Args:
+        folder: ``submitted/<student>/<assignment>``.
+        student: the student id.
+        support: the assignment's support files (relative path -> bytes).
+        ignore: nbgrader's ignore globs.
+
+    Returns:
+        The submission, with its digest.
+    """
+    files = {}
+    for name in find_all_files(str(folder), ignore):
+        rel = os.path.relpath(name, folder)
+        if rel not in support:
+            files[rel] = Path(name).read_bytes()
+    return SubmissionFiles(student, files, digest_files(files))
+
+
+def submission_timestamp(coursedir: CourseDirectory, folder: Path):
+    """The time in a submission's ``timestamp.txt`` (None if absent or unreadable).
+
+    Args:
+        coursedir: the course directory.
+        folder: the submitted folder.
+
+    Returns:
+        A datetime, or None; nbgrader itself fails a student whose timestamp is unreadable.
+    """
+    try:
+        return coursedir.get_existing_timestamp(str(folder))
+    except Exception:
+        return None
+
+
+def write_autograded(coursedir: CourseDirectory, result: GradeResult, support: dict) -> Path:
+    """Write ``autograded/<student>/<assignment>/`` from a result, replacing any old folder.
+
+    Args:
+        coursedir: the course directory.
+        result: a graded result.
+        support: the assignment's support files (copied as nbgrader does).
+
+    Returns:
+        The folder.
+    """
+    dest = Path(coursedir.format_path(coursedir.autograded_directory, result.student, ""))
+    dest = dest / result.assignment
+    tmp = dest.with_name(f".{dest.name}.partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    mode = 0o664 if coursedir.groupshared else 0o444
+    contents = {**support, **result.files, **{f"{n}.ipynb": b for n, b in result.notebooks.items()}}
+    for rel, data in contents.items():
+        path = tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        path.chmod(mode)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(tmp, dest)
+    return dest

@@ -65,6 +65,7 @@ def grade_course(
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT,
     runner: Runner | None = None,
     progress: bool = True,
+    setup_hook: str | None = None,
 ) -> Summary:
     """Autograde the submissions of a course directory that are new or changed.
 
@@ -77,6 +78,8 @@ def grade_course(
         submission_timeout: seconds one submission may run before its kernel is killed.
         runner: how tasks are executed (None: local worker processes, see docs/grading.md).
         progress: show a progress bar on stderr.
+        setup_hook: ``"module:function"`` each worker calls with (config, scratch course)
+            before grading, e.g. to run the kernel in a sandbox; None for plain nbgrader.
 
     Returns:
         The :class:`Summary` of the run (final table and counts).
@@ -86,7 +89,7 @@ def grade_course(
         gradebook_io.GradebookError: a submitted assignment was never released.
     """
     started = time.perf_counter()
-    course = Recorder(Path(course_root), submission_timeout)
+    course = Recorder(Path(course_root), submission_timeout, setup_hook)
     found = find_submissions(course.coursedir, assignment, student)
     summary = Summary()
     jobs: list[Job] = []
@@ -187,6 +190,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback step")
     parser.add_argument("--no-report", action="store_true", help="skip the CSV and report step")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--setup-hook",
+        default=os.environ.get("DS4023_GRADING_HOOK") or None,
+        help="module:function each worker calls with (config, scratch) before grading",
+    )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
@@ -200,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             args.force,
             args.submission_timeout,
             progress=not args.quiet,
+            setup_hook=args.setup_hook,
         )
     except (GradingError, gradebook_io.GradebookError, WorkerStartError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -27,13 +27,16 @@ class Recorder:
     into ``autograded/``, the gradebook and the state file, in that order.
     """
 
-    def __init__(self, course_root: Path, submission_timeout: float):
+    def __init__(self, course_root: Path, submission_timeout: float, setup_hook=None):
         """Load a course directory and its grading state.
 
         Args:
             course_root: the course directory.
             submission_timeout: seconds one submission may run (sent to the workers).
+            setup_hook: ``"module:function"`` workers call before grading (see
+                :class:`~ds4023.grading_task.AssignmentBundle`), or None.
         """
+        self.setup_hook = setup_hook
         self.cfg, self.coursedir = load_course(course_root)
         self.root = Path(self.coursedir.root)
         self.db_url, self.course_id = self.coursedir.db_url, self.coursedir.course_id
@@ -47,7 +50,7 @@ class Recorder:
         spec = gradebook_io.assignment_spec(self.db_url, self.course_id, assignment)
         support = support_files(self.cfg, self.coursedir, assignment)
         config = grading_config(self.cfg)
-        fprint = fingerprint(spec, support, config)
+        fprint = fingerprint(spec, support, {**config, "setup_hook": self.setup_hook})
         self.plans[assignment] = {"spec": spec, "support": support, "config": config, "fp": fprint}
         return self.plans[assignment]
 
@@ -66,6 +69,7 @@ class Recorder:
                 config=p["config"],
                 submission_timeout=self.timeout,
                 fingerprint=p["fp"],
+                setup_hook=self.setup_hook,
             )
         return self.bundles[assignment]
 

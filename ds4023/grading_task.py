@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -48,6 +49,10 @@ class AssignmentBundle:
             e.g. ``{"Execute": {"timeout": 180}}``; course paths are set by the worker.
         submission_timeout: seconds one whole submission may take before its kernel is killed.
         fingerprint: hash of all of the above; a change means every submission is regraded.
+        setup_hook: optional ``"module:function"`` the worker calls as
+            ``function(config, scratch_root)`` before grading, to adjust nbgrader's
+            configuration for the scratch course (e.g. a sandboxed kernel); if it returns a
+            callable, that is called after grading to clean up.
     """
 
     assignment: str
@@ -58,6 +63,7 @@ class AssignmentBundle:
     config: dict
     submission_timeout: float
     fingerprint: str
+    setup_hook: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +147,7 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
     log = logging.getLogger(f"ds4023.grade.{submission.student}")
     log.propagate = False
     log.addHandler(handler)
-    timer = None
+    timer, cleanup = None, None
     fired = threading.Event()
     try:
         (scratch / "gradebook.db").write_bytes(bundle.gradebook_template)
@@ -156,7 +162,12 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         cfg.CourseDirectory.assignment_id = bundle.assignment
         cfg.CourseDirectory.student_id = submission.student
         cfg.Autograde.autograde_preprocessors = tracked_preprocessors(cfg)
+        if "shutdown_kernel" not in cfg.Execute:  # outputs are in; no need to wait politely
+            cfg.Execute.shutdown_kernel = "immediate"
         coursedir = CourseDirectory(config=cfg, log=log)
+        if bundle.setup_hook:
+            module, _, name = bundle.setup_hook.partition(":")
+            cleanup = getattr(importlib.import_module(module), name)(cfg, scratch)
         grader = CapturingAutograde(coursedir=coursedir, config=cfg, log=log)
         result.timings["setup"] = time.perf_counter() - started
 
@@ -203,6 +214,8 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
     finally:
         if timer is not None:
             timer.cancel()
+        if callable(cleanup):
+            cleanup()
         log.removeHandler(handler)
         shutil.rmtree(scratch, ignore_errors=True)
         result.timings["task"] = time.perf_counter() - started

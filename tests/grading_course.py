@@ -236,3 +236,10 @@ def copy_course(course: Path, dest: Path) -> Path:
     """Copy a course directory (gradebook, state and products included)."""
     shutil.copytree(course, dest, symlinks=True)
     return dest
+
+
+def plant_marker(config, scratch: Path):
+    """A setup hook for the tests: drop a file into the scratch course's source folder."""
+    (Path(scratch) / "source" / ASSIGNMENT / "hook_marker.txt").write_text(str(scratch))
+    config.Execute.timeout = 17
+    return lambda: None

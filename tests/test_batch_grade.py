@@ -270,3 +270,19 @@ def test_workers_that_cannot_start_stop_the_run_instead_of_failing_students(tmp_
     blocker.write_text("a file where the log folder should go")
     with pytest.raises(WorkerStartError):
         list(run_local({ASSIGNMENT: bundle}, [job], 1, log_dir=str(blocker / "logs")))
+
+
+def test_a_setup_hook_configures_each_scratch_course_before_grading(tmp_path_factory):
+    """Does the setup hook run in the worker's scratch course, and change the fingerprint?"""
+    students = {"correct": STUDENTS["correct"]}
+    course = new_course(tmp_path_factory, tmp_path_factory.mktemp("hook") / "c", students)
+    with course_env():
+        summary = batch_grade.grade_course(
+            course, workers=1, progress=False, setup_hook="grading_course:plant_marker"
+        )
+        marker = course / "autograded" / "correct" / ASSIGNMENT / "hook_marker.txt"
+        assert summary.graded_now == 1 and marker.is_file()
+        assert not marker.read_text().startswith(str(course))  # it ran in the scratch copy
+        plain = batch_grade.grade_course(course, workers=1, progress=False)
+    assert plain.graded_now == 1  # another hook is another grading set-up: regraded
+    assert scores(table_of(course))["correct"] == EXPECTED["correct"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from ds4023 import COURSE_ROOT, gradebook_io
@@ -212,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (GradingError, gradebook_io.GradebookError, WorkerStartError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as err:
+        print(f"error: {gradebook_io.database_problem(err)}", file=sys.stderr)
         return 2
     if not summary.rows:
         where = f" for assignment {args.assignment}" if args.assignment else ""

@@ -16,6 +16,7 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
 from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from nbgrader.utils import is_grade, is_solution
+from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 from traitlets import Unicode
 
@@ -203,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         pages = generate_feedback(args.course, args.assignment, args.force)
     except (GradingError, gradebook_io.GradebookError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as err:
+        print(f"error: {gradebook_io.database_problem(err)}", file=sys.stderr)
         return 2
     print(f"wrote {len(pages)} feedback page(s) under {args.course / 'feedback'}")
     return 0

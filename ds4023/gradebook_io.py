@@ -34,6 +34,19 @@ def ensure_alembic_on_path() -> None:
         os.environ["PATH"] = os.pathsep.join([bindir, os.environ.get("PATH", "")])
 
 
+def database_problem(err: Exception) -> str:
+    """Say in one line that the gradebook cannot be used, and how to fix it.
+
+    Args:
+        err: the database error.
+
+    Returns:
+        The message (the driver's first line; passwords are never part of it).
+    """
+    first = (str(getattr(err, "orig", None) or err).strip().splitlines() or [""])[0][:200]
+    return f"the gradebook cannot be used ({first}): check DS4023_DB_URL and the database server"
+
+
 def assignment_spec(db_url: str, course_id: str, assignment: str) -> dict:
     """Describe an assignment exactly as the gradebook knows it (what autograding restores).
 

@@ -9,7 +9,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -67,7 +66,6 @@ def _warm_up(log_dir: str | None, scratch: str) -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
         except (OSError, AttributeError):
             pass
-    warnings.filterwarnings("ignore", message=".*not in session.*")
     import nbgrader.converters  # noqa: F401
     import nbgrader.preprocessors  # noqa: F401
 

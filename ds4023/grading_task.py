@@ -9,12 +9,14 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbgrader.api import Gradebook
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import find_all_files
+from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
 from ds4023.nbgrader_hooks import (
@@ -149,7 +151,15 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
     log.addHandler(handler)
     timer, cleanup = None, None
     fired = threading.Event()
+    expected = [f"{n}.ipynb" for n in bundle.notebooks]
+    if not any(name in submission.files for name in expected):
+        found = sorted(n for n in submission.files if n.endswith(".ipynb"))
+        result.reason = f"no notebook named {' or '.join(expected)} in the submission" + (
+            f" (found: {', '.join(found)[:200]})" if found else " (no notebook at all)"
+        )
     try:
+        if result.reason:
+            return result
         (scratch / "gradebook.db").write_bytes(bundle.gradebook_template)
         _write_files(scratch / "source" / bundle.assignment, bundle.support_files)
         sub_dir = scratch / "submitted" / submission.student / bundle.assignment
@@ -185,7 +195,9 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         t0 = time.perf_counter()
         os.environ.setdefault("MPLBACKEND", "Agg")
         try:
-            grader.start()
+            with warnings.catch_warnings():  # nbgrader 0.9 on SQLAlchemy 2: harmless warnings
+                warnings.simplefilter("ignore", SAWarning)
+                grader.start()
             error = None
         except Exception as err:  # nbgrader wraps per-student errors in NbGraderException
             error = err

@@ -13,6 +13,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Gradebook
+from sqlalchemy.exc import SQLAlchemyError
 
 from ds4023 import COURSE_ROOT, gradebook_io
 from ds4023.course_dir import GradingError, load_course
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
         paths = write_report(args.course, args.assignment)
     except (GradingError, gradebook_io.GradebookError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as err:
+        print(f"error: {gradebook_io.database_problem(err)}", file=sys.stderr)
         return 2
     for path in paths:
         print(f"wrote {path}")

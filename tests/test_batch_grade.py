@@ -31,18 +31,15 @@ from grading_course import (
 )
 
 from ds4023 import batch_grade
+from ds4023.course_dir import read_submission
 from ds4023.gradebook_io import FAILURE_COMMENT, grade_table
 from ds4023.grading_pool import Job, WorkerStartError, run_local
+from ds4023.grading_recorder import Recorder
 from ds4023.grading_state import GradingState
-from ds4023.grading_task import AssignmentBundle, SubmissionFiles
+from ds4023.grading_task import AssignmentBundle, SubmissionFiles, grade_submission
 from ds4023.nbgrader_hooks import describe_failure
 
 pytestmark = pytest.mark.timeout(600)
-
-IGNORE_SIGINT = (
-    "import signal, time\n\ndef square(x):\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-)
-CHATTER = "    while True:\n        time.sleep(0.5)\n        print('still here')"
 
 
 def table_of(course: Path) -> dict:
@@ -178,28 +175,31 @@ def test_a_killed_run_resumes_to_the_grades_of_an_uninterrupted_run(tmp_path_fac
 
 
 def test_timeouts_and_a_killed_worker_fail_only_their_own_submission(tmp_path_factory):
-    """Do an endless loop, an uninterruptible one and a grader killer spare the others?"""
+    """Do an endless loop, a grader killer and a misnamed notebook spare the others?"""
     hostile = {
         # an endless loop the cell timeout interrupts: only that part is lost
         "looper": {"square": "def square(x):\n    while True:\n        pass", "spread": SPREAD},
-        # ignores the interrupt and keeps talking: only the submission time limit stops it
-        "chatty": {"square": IGNORE_SIGINT + CHATTER},
         # kills the grading worker, the kernel's parent process
         "grader_killer": {"square": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"},
         "fine": {"square": STUDENTS["correct"]["square"], "count_positive": COUNT},
+        "renamed": {},  # submits "toy (1).ipynb": nothing to grade, say so
     }
     course = new_course(tmp_path_factory, tmp_path_factory.mktemp("hostile") / "c", hostile)
+    renamed = course / "submitted" / "renamed" / ASSIGNMENT
+    (renamed / "toy.ipynb").rename(renamed / "toy (1).ipynb")
     with course_env(cell_timeout=3):
-        summary = batch_grade.grade_course(course, workers=2, submission_timeout=9, progress=False)
+        summary = batch_grade.grade_course(course, workers=2, progress=False)
     rows = {r.student: (r.score, r.status) for r in summary.rows}
     assert rows == {
         "looper": (3, "graded"),
-        "chatty": (0, "failed"),
         "grader_killer": (0, "failed"),
         "fine": (3, "graded"),
+        "renamed": (0, "failed"),
     }
     state = GradingState(course)
-    assert "longer than its 9 s limit" in state.get(ASSIGNMENT, "chatty")["reason"]
+    assert state.get(ASSIGNMENT, "renamed")["reason"] == (
+        "no notebook named toy.ipynb in the submission (found: toy (1).ipynb)"
+    )
     assert "worker process died" in state.get(ASSIGNMENT, "grader_killer")["reason"]
     got = scores(table_of(course))
     assert got["looper"]["test_square"] == (0.0, False)
@@ -286,3 +286,32 @@ def test_a_setup_hook_configures_each_scratch_course_before_grading(tmp_path_fac
         plain = batch_grade.grade_course(course, workers=1, progress=False)
     assert plain.graded_now == 1  # another hook is another grading set-up: regraded
     assert scores(table_of(course))["correct"] == EXPECTED["correct"]
+
+
+def test_an_unusable_gradebook_is_one_error_line_and_nothing_is_recorded(tmp_path_factory, capsys):
+    """Does a gradebook URL that cannot be opened stop the run with one clear line?"""
+    course = new_course(tmp_path_factory, tmp_path_factory.mktemp("nodb") / "c")
+    with course_env():
+        os.environ["DS4023_DB_URL"] = f"sqlite:///{course / 'no-such-folder' / 'gradebook.db'}"
+        code = batch_grade.main(["--course", str(course), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("error: the gradebook cannot be used (unable to open database file)")
+    assert not (course / ".grading" / "state.json").exists()
+    assert not (course / "autograded").exists()
+
+
+def test_a_submission_over_its_time_limit_has_its_kernel_killed(tmp_path_factory):
+    """Does the watchdog stop a submission whose cells together overrun its limit?"""
+    slow = {"slowpoke": {"square": "import time\ntime.sleep(30)\n" + STUDENTS["correct"]["square"]}}
+    course = new_course(tmp_path_factory, tmp_path_factory.mktemp("slow") / "c", slow)
+    with course_env():
+        recorder = Recorder(course, submission_timeout=3)
+        plan = recorder.plan(ASSIGNMENT)
+        folder = course / "submitted" / "slowpoke" / ASSIGNMENT
+        sub = read_submission(folder, "slowpoke", plan["support"], recorder.coursedir.ignore)
+        started = time.monotonic()
+        result = grade_submission(recorder.bundle(ASSIGNMENT), sub)
+    assert time.monotonic() - started < 20  # killed, not left to sleep for 30 s
+    assert result.status == "failed" and result.notebooks == {}
+    assert result.reason.startswith("stopped: the submission ran longer than its 3 s limit")

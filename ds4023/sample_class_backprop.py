@@ -1,0 +1,218 @@
+"""The sample students of the backprop assignment and the scores the grader should give them."""
+
+from __future__ import annotations
+
+from ds4023.sample_class import Edit, Student
+
+#: Points of each automatically graded test cell (gradient checking is the optional +20).
+POINTS: dict[str, float] = {
+    "plot_image_draws_digit": 5,
+    "onehot_encoding": 5,
+    "network_sizes": 2,
+    "sigmoid_values": 3,
+    "forward_propagate_values": 10,
+    "cost_reference_value": 10,
+    "cost_reg_reference_value": 10,
+    "sigmoid_gradient_values": 5,
+    "backprop_matches_reference": 25,
+    "gradient_checking_small_network": 20,
+    "backprop_reg_matches_reference": 15,
+    "training_accuracy": 10,
+}
+#: The written answers (5 points each, graded by a person).
+WRITTEN = ("answer_image_orientation", "answer_cost_differs", "answer_gradient_checking_slow")
+
+_FIRST_PARTS = (
+    "plot_image_code",
+    "onehot_code",
+    "network_sizes_code",
+    "sigmoid_code",
+    "forward_propagate_code",
+    "cost_code",
+    "answer_image_orientation",
+)
+
+STUDENTS: tuple[Student, ...] = (
+    Student("correct", "fills in every cell with the reference solution"),
+    Student("blank", "hands in the release unchanged", solved=()),
+    Student("partial", "does section 1 and 2.1-2.3 (up to cost), nothing after", _FIRST_PARTS),
+    Student(
+        "no_bias_column",
+        "forgets the input layer's bias column and drops theta1's bias weights to make it fit",
+        edits=(
+            Edit(
+                "forward_propagate_code",
+                "a1 = np.hstack([np.ones((m, 1)), X])\n    z2 = a1 @ theta1.T",
+                "a1 = X\n    z2 = a1 @ theta1[:, 1:].T",
+            ),
+        ),
+    ),
+    Student(
+        "bias_regularized",
+        "regularizes the bias weights in cost_regularized",
+        edits=(
+            Edit(
+                "cost_regularized_code",
+                "np.sum(theta1[:, 1:] ** 2) + np.sum(theta2[:, 1:] ** 2)",
+                "np.sum(theta1**2) + np.sum(theta2**2)",
+            ),
+        ),
+    ),
+    Student(
+        "onehot_wrong_order",
+        "one-hot encodes label k in column k mod 10 (the digit 0 first)",
+        edits=(
+            Edit(
+                "onehot_code",
+                "y_onehot = encoder.fit_transform(y)",
+                "y_onehot = np.eye(10)[y.ravel() % 10]  # column = digit",
+            ),
+        ),
+    ),
+    Student(
+        "cost_not_divided_by_m",
+        "sums the cost over the examples without dividing by m",
+        edits=(Edit("cost_code", "np.logaddexp(0, z3)) / m", "np.logaddexp(0, z3))"),),
+    ),
+    Student(
+        "untransposed_images",
+        "comments out the cell that transposes the images",
+        edits=(
+            Edit(
+                "transpose-images",
+                "X = np.array([image.reshape(20, 20).T.ravel() for image in X])",
+                "# X = np.array([image.reshape(20, 20).T.ravel() for image in X])",
+            ),
+        ),
+    ),
+    Student(
+        "sigmoid_gradient_of_activation",
+        "applies sigmoid_gradient to the hidden activations a2 instead of z2",
+        edits=(Edit("backprop_code", "sigmoid_gradient(z2)", "sigmoid_gradient(a2[:, 1:])"),),
+    ),
+    Student(
+        "gradient_not_divided_by_m",
+        "forgets step 5's division by m",
+        edits=(
+            Edit(
+                "backprop_code",
+                "np.concatenate([(delta1 / m).ravel(), (delta2 / m).ravel()])",
+                "np.concatenate([delta1.ravel(), delta2.ravel()])",
+            ),
+        ),
+    ),
+    Student(
+        "bias_gradient_regularized",
+        "adds the regularization to the bias weights' gradient too",
+        edits=(
+            Edit(
+                "backprop_reg_code",
+                "    penalty1[:, 0] = 0  # the bias weights are not regularized\n"
+                "    penalty2[:, 0] = 0\n",
+                "",
+            ),
+        ),
+    ),
+    Student(
+        "first_example_only",
+        "leaves a debugging range(1) in the loop: only the first example is visited",
+        edits=(Edit("backprop_code", "for t in range(m):", "for t in range(1):"),),
+    ),
+)
+
+
+def _row(**changes: tuple[float | None, str]) -> dict[str, tuple[float | None, str]]:
+    """Full points everywhere and written answers waiting for a person, except ``changes``."""
+    row: dict[str, tuple[float | None, str]] = {
+        grade_id: (points, "solution code; the student's mistake does not reach this check")
+        for grade_id, points in POINTS.items()
+    }
+    for grade_id in WRITTEN:
+        row[grade_id] = (None, "answer written: nbgrader leaves it for a person to grade")
+    row.update(changes)
+    return row
+
+
+_UNTOUCHED = "answer left as released: nbgrader scores it 0 itself"
+_STUB = "stub left in: NotImplementedError"
+_SEPARATE = "tested with stand-in backprop functions, so independent of the student's backprop"
+
+#: student -> grade_id -> (expected auto score, or None when a person must grade it; reason)
+EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
+    "correct": _row(),
+    "blank": {
+        **{grade_id: (0.0, _STUB) for grade_id in POINTS},
+        **{grade_id: (0.0, _UNTOUCHED) for grade_id in WRITTEN},
+        "training_accuracy": (0.0, "backprop raises, so minimize fails and fmin is undefined"),
+    },
+    "partial": _row(
+        cost_reg_reference_value=(0.0, _STUB),
+        sigmoid_gradient_values=(0.0, _STUB),
+        backprop_matches_reference=(0.0, _STUB),
+        gradient_checking_small_network=(0.0, _STUB),
+        backprop_reg_matches_reference=(0.0, _STUB),
+        training_accuracy=(0.0, "backprop is a stub: training fails, y_pred is a stub"),
+        answer_cost_differs=(0.0, _UNTOUCHED),
+        answer_gradient_checking_slow=(0.0, _UNTOUCHED),
+    ),
+    "no_bias_column": _row(
+        forward_propagate_values=(0.0, "a1 has 400 columns, the visible test wants 401"),
+        cost_reference_value=(0.0, "without theta1's bias weights the cost is not 5.83"),
+        cost_reg_reference_value=(0.0, "built on the wrong forward pass: not 5.9265"),
+        backprop_matches_reference=(0.0, "a1[t] has 400 entries: the rank-one update fails"),
+        gradient_checking_small_network=(20.0, _SEPARATE),
+        backprop_reg_matches_reference=(0.0, "calls the failing backprop"),
+        training_accuracy=(0.0, "minimize calls the failing backprop: fmin is undefined"),
+    ),
+    "bias_regularized": _row(
+        cost_reg_reference_value=(0.0, "bias weights add to the penalty: not 5.9265"),
+        backprop_reg_matches_reference=(15.0, "backprop_reg computes its own penalty (right)"),
+    ),
+    "onehot_wrong_order": _row(
+        onehot_encoding=(0.0, "label 10 lands in column 0: visible check of y_onehot[0] fails"),
+        cost_reference_value=(0.0, "the visible check uses y_onehot: cost is not 5.83"),
+        cost_reg_reference_value=(0.0, "the visible check uses y_onehot: not 5.9265"),
+        backprop_matches_reference=(
+            25.0,
+            "visible checks are range checks, hidden use fresh labels",
+        ),
+        backprop_reg_matches_reference=(
+            15.0,
+            "visible checks are consistency checks, hidden fresh",
+        ),
+        training_accuracy=(0.0, "trained on shifted labels, argmax + 1 is off by one digit"),
+    ),
+    "cost_not_divided_by_m": _row(
+        cost_reference_value=(0.0, "the cost is 5000 times too large"),
+        cost_reg_reference_value=(0.0, "adds the penalty to the undivided cost"),
+        backprop_matches_reference=(25.0, "backprop computes its own, averaged cost"),
+    ),
+    "untransposed_images": _row(
+        cost_reference_value=(0.0, "the cost on the untransposed images is 0.2876, not 5.83"),
+        cost_reg_reference_value=(0.0, "the cost on the untransposed images is not 5.9265"),
+        plot_image_draws_digit=(5.0, "plot_image draws whatever it is given, checked as such"),
+        training_accuracy=(10.0, "judged on the images in the orientation it was trained on"),
+    ),
+    "sigmoid_gradient_of_activation": _row(
+        backprop_matches_reference=(0.0, "visible checks pass, the hidden gradient check fails"),
+        gradient_checking_small_network=(20.0, _SEPARATE),
+        backprop_reg_matches_reference=(0.0, "adds the penalty to the wrong gradient"),
+        training_accuracy=(0.0, "the wrong slope misleads TNC: about 75 % accuracy, below 95 %"),
+    ),
+    "gradient_not_divided_by_m": _row(
+        backprop_matches_reference=(0.0, "gradient entries reach ~2600: visible check fails"),
+        gradient_checking_small_network=(20.0, _SEPARATE),
+        backprop_reg_matches_reference=(0.0, "adds the penalty to a gradient m times too large"),
+        training_accuracy=(10.0, "right direction, only scaled: TNC still reaches about 99 %"),
+    ),
+    "bias_gradient_regularized": _row(
+        backprop_reg_matches_reference=(0.0, "bias gradients differ for lambda = 1 and 3"),
+        training_accuracy=(10.0, "training uses the unregularized backprop (right)"),
+    ),
+    "first_example_only": _row(
+        backprop_matches_reference=(0.0, "the gradient holds one example's share: hidden fails"),
+        gradient_checking_small_network=(20.0, _SEPARATE),
+        backprop_reg_matches_reference=(0.0, "adds the penalty to the wrong gradient"),
+        training_accuracy=(0.0, "TNC's line search fails at once: 10 % accuracy"),
+    ),
+}

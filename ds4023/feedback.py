@@ -98,6 +98,21 @@ def _exporter(cfg, coursedir) -> HTMLExporter:
     return exporter
 
 
+def _render(exporter, data: bytes, student: str, assignment: str, nb_name: str, coursedir):
+    resources = {
+        "unique_key": nb_name,
+        "metadata": {"name": nb_name},
+        "nbgrader": {
+            "student": student,
+            "assignment": assignment,
+            "notebook": nb_name,
+            "db_url": coursedir.db_url,
+        },
+    }
+    nb = nbformat.reads(data.decode("utf-8"), as_version=4)
+    return exporter.from_notebook_node(nb, resources)[0]
+
+
 def failure_page(student: str, notebook: str, reason: str, max_score: float) -> str:
     """Render the feedback page of a submission that could not be graded.
 
@@ -173,18 +188,11 @@ def generate_feedback(
                 continue
             if page is None:
                 exporter = exporter or _exporter(cfg, coursedir)
-                resources = {
-                    "unique_key": nb_name,
-                    "metadata": {"name": nb_name},
-                    "nbgrader": {
-                        "student": student,
-                        "assignment": assignment,
-                        "notebook": nb_name,
-                        "db_url": coursedir.db_url,
-                    },
-                }
-                nb = nbformat.reads(key_data.decode("utf-8"), as_version=4)
-                page, _ = exporter.from_notebook_node(nb, resources)
+                try:
+                    page = _render(exporter, key_data, student, assignment, nb_name, coursedir)
+                except Exception as err:  # one unrenderable page must not stop the others
+                    tqdm.write(f"feedback: no page for {student}/{nb_name}: {err}", sys.stderr)
+                    continue
             atomic_write_text(target, page)
             memo[memo_key] = key
             atomic_write_text(memo_path, json.dumps(memo, indent=1, sort_keys=True))

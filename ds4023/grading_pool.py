@@ -81,14 +81,15 @@ def _new_pool(workers: int, log_dir: str | None, scratch: str) -> ProcessPoolExe
     )
 
 
-def _crashed(bundle: AssignmentBundle, sub: SubmissionFiles) -> GradeResult:
+def _crashed(bundle: AssignmentBundle, sub: SubmissionFiles, reason: str = "") -> GradeResult:
     return GradeResult(
         sub.student,
         bundle.assignment,
         sub.digest,
         bundle.fingerprint,
         FAILED,
-        reason="the grading worker process died while grading this submission "
+        reason=reason
+        or "the grading worker process died while grading this submission "
         "(its code killed the grader, or the machine ran out of memory)",
     )
 
@@ -165,9 +166,13 @@ def run_local(
             for fut in done:
                 bundle, sub = in_flight.pop(fut)
                 try:
-                    yield fut.result()
+                    result = fut.result()
                 except BrokenProcessPool:
                     broken.append((bundle, sub))
+                    continue
+                except Exception as err:  # e.g. a result that cannot be sent back
+                    result = _crashed(bundle, sub, f"the grading task failed: {err}"[:300])
+                yield result
             if broken:
                 broken += list(in_flight.values())
                 in_flight.clear()

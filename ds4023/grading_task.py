@@ -212,7 +212,8 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         produced = {n: out_dir / f"{n}.ipynb" for n in bundle.notebooks}
         if error is not None or fired.is_set() or not any(p.is_file() for p in produced.values()):
             timed_out = bundle.submission_timeout if fired.is_set() else 0
-            result.reason = describe_failure(grader.failure or error, execute, timed_out)
+            reason = describe_failure(grader.failure or error, execute, timed_out)
+            result.reason = reason.replace(str(scratch) + os.sep, "")  # no scratch paths
             return result
         result.notebooks = {n: p.read_bytes() for n, p in produced.items() if p.is_file()}
         result.files = _returned_files(out_dir, bundle, result.warnings)
@@ -227,13 +228,16 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         if timer is not None:
             timer.cancel()
         if callable(cleanup):
-            cleanup()
+            try:
+                cleanup()
+            except Exception as err:
+                result.warnings.append(f"setup hook clean-up failed: {err}"[:300])
         log.removeHandler(handler)
         shutil.rmtree(scratch, ignore_errors=True)
         result.timings["task"] = time.perf_counter() - started
 
 
-def _returned_files(out_dir: Path, bundle: AssignmentBundle, warnings: list[str]) -> dict:
+def _returned_files(out_dir: Path, bundle: AssignmentBundle, notes: list[str]) -> dict:
     files = {}
     notebooks = {f"{n}.ipynb" for n in bundle.notebooks}
     for name in find_all_files(str(out_dir)):
@@ -242,7 +246,7 @@ def _returned_files(out_dir: Path, bundle: AssignmentBundle, warnings: list[str]
             continue
         size = os.path.getsize(name)
         if size > MAX_RETURNED_FILE:
-            warnings.append(f"not kept: {rel} ({size} bytes) is larger than the limit")
+            notes.append(f"not kept: {rel} ({size} bytes) is larger than the limit")
             continue
         data = Path(name).read_bytes()
         if bundle.support_files.get(rel) != data:

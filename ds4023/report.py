@@ -162,13 +162,21 @@ def histogram_png(rows: list[dict], assignment: str) -> bytes:
     return _png(fig)
 
 
-def pass_rate_png(counts: dict[str, tuple[int, int]], assignment: str) -> bytes:
-    """Draw the bar chart of per-part pass rates (full marks among scored), as PNG bytes."""
+def pass_rate_png(counts: dict[str, tuple[int, int]], submissions: int, assignment: str) -> bytes:
+    """Draw the bar chart of per-part pass rates (full marks among scored), as PNG bytes.
+
+    Each bar is labelled ``full/scored``, plus how many answers still await a person.
+    """
     names = [n for n, (_, scored) in counts.items() if scored]
+    labels = [
+        f" {counts[n][0]}/{counts[n][1]}"
+        + (f", {submissions - counts[n][1]} to grade" if submissions > counts[n][1] else "")
+        for n in names
+    ]
     fig = Figure(figsize=(6, 0.5 + 0.4 * max(1, len(names))))
     ax = fig.subplots()
     bars = ax.barh(names, [100 * counts[n][0] / counts[n][1] for n in names], color="#228833")
-    ax.bar_label(bars, labels=[f" {counts[n][0]}/{counts[n][1]}" for n in names], fontsize=8)
+    ax.bar_label(bars, labels=labels, fontsize=8)
     ax.invert_yaxis()
     ax.set(xlim=(0, 100), xlabel="students with full marks (%)")
     ax.set_title(f"{assignment}: pass rate per part")
@@ -194,11 +202,13 @@ def to_markdown(assignment: str, parts: list[dict], rows: list[dict], counts: di
     )
     lines += ["", f"![Total scores]({assignment}_totals.png)", ""]
     lines += [f"![Pass rate per part]({assignment}_parts.png)", "", "## Parts", ""]
-    lines += ["| part | type | points | full marks |", "| --- | --- | ---: | ---: |"]
+    lines += ["| part | type | points | full marks | awaiting a person |"]
+    lines.append("| --- | --- | ---: | ---: | ---: |")
     for p in parts:
         full, scored = counts[p["id"]]
         shown = f"{full} / {scored} ({100 * full / scored:.0f}%)" if scored else "not scored yet"
-        lines.append(f"| {p['id']} | {p['cell_type']} | {p['max_score']:g} | {shown} |")
+        waiting = len(sub) - scored
+        lines.append(f"| {p['id']} | {p['cell_type']} | {p['max_score']:g} | {shown} | {waiting} |")
     lines += ["", "## Students", "", "| student | score | status | note |"]
     lines.append("| --- | ---: | --- | --- |")
     for r in rows:
@@ -226,7 +236,9 @@ def write_report(course_root: Path = COURSE_ROOT, assignment: str = "backprop") 
     files = {
         out / f"{assignment}_grades.csv": to_csv(parts, rows).encode("utf-8"),
         out / f"{assignment}_totals.png": histogram_png(rows, assignment),
-        out / f"{assignment}_parts.png": pass_rate_png(counts, assignment),
+        out / f"{assignment}_parts.png": pass_rate_png(
+            counts, sum(r["status"] != MISSING for r in rows), assignment
+        ),
         out / f"{assignment}.md": to_markdown(assignment, parts, rows, counts).encode("utf-8"),
     }
     for path, data in files.items():

@@ -85,7 +85,8 @@ def test_markdown_report_has_summary_charts_and_tables(reported):
     assert "7 students, 6 submissions, 2 failed to grade (recorded as 0)" in text
     assert "Mean total 1.83 / 8, median 1." in text
     assert "![Total scores](toy_totals.png)" in text and "(toy_parts.png)" in text
-    assert "| test_square | code | 2 | 3 / 6 (50%) |" in text
+    assert "| test_square | code | 2 | 3 / 6 (50%) | 0 |" in text
+    assert "| explain | markdown | 2 | 0 / 4 (0%) | 2 |" in text
     assert "| one_mistake | 3 / 8 | graded | written answers to grade |" in text
     assert "| absent | 0 / 8 | no submission |  |" in text
     assert "| malformed | 0 / 8 | failed | the notebook is not valid JSON" in text

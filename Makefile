@@ -14,7 +14,7 @@ REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 ASSIGNMENTS := $(notdir $(wildcard source/*))
 
-.PHONY: help setup data release autograde demo test lint format bench lab clean
+.PHONY: help setup data release sample-class autograde demo test lint format bench lab clean
 
 help:
 	@echo "make demo   - set up, build data, generate the release, autograde the sample class"
@@ -38,10 +38,15 @@ data: setup
 release: data
 	$(PY) -m ds4023.release
 
+# The made-up sample class, generated from source/ (never edited by hand) into submitted/.
+sample-class: setup
+	$(PY) -m ds4023.sample_class
+
 autograde: release
 	$(PY) -m ds4023.batch_grade $(GRADE_ARGS)
 
-demo: autograde
+demo: release sample-class
+	$(MAKE) --no-print-directory autograde
 
 lint: setup
 	$(VENV)/bin/ruff check .

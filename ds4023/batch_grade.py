@@ -94,8 +94,9 @@ def grade_course(
     found = find_submissions(course.coursedir, assignment, student)
     summary = Summary()
     jobs: list[Job] = []
+    plans = {a: course.plan(a) for a in found}  # every assignment checked before any write
     for a, students in found.items():
-        plan = course.plan(a)
+        plan = plans[a]
         gradebook_io.ensure_students(course.db_url, course.course_id, students)
         in_gradebook = gradebook_io.submitted_students(course.db_url, course.course_id, a)
         ignore = course.coursedir.ignore

@@ -29,6 +29,7 @@ from grading_course import (
     new_course,
     scores,
 )
+from nbgrader.api import Gradebook
 
 from ds4023 import batch_grade
 from ds4023.course_dir import read_submission
@@ -215,13 +216,16 @@ def test_command_line_errors_are_one_line_and_exit_codes_tell_the_outcome(tmp_pa
 
 def test_an_unreleased_assignment_is_refused_before_anything_is_graded(tmp_path_factory, capsys):
     """Is a submission of an assignment missing from the gradebook a clear error, not a zero?"""
-    course = new_course(tmp_path_factory, tmp_path_factory.mktemp("unreleased") / "c", {})
-    (course / "submitted" / "ann" / "ghost").mkdir(parents=True)
+    students = {"correct": STUDENTS["correct"]}
+    course = new_course(tmp_path_factory, tmp_path_factory.mktemp("unreleased") / "c", students)
+    (course / "submitted" / "zed" / "ghost").mkdir(parents=True)  # after correct/toy
     with course_env():
         code = batch_grade.main(["--course", str(course), "--quiet", "--no-feedback"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "'ghost' is not in the gradebook" in err[0]
     assert not (course / ".grading" / "state.json").exists()
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "ds4023") as gb:
+        assert gb.students == []  # not even the released assignment's students were added
 
 
 def test_a_class_without_failures_exits_zero(tmp_path_factory, capsys):

@@ -81,6 +81,23 @@ def _new_pool(workers: int, log_dir: str | None, scratch: str) -> ProcessPoolExe
     )
 
 
+RUN_PREFIX = "ds4023-run-"
+
+
+def _remove_stale_runs() -> None:
+    """Delete scratch folders left by runs whose process was killed (named after its pid)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}*-*"):
+        pid = folder.name[len(RUN_PREFIX) :].split("-")[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)  # signal 0: only asks whether the process exists
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass
+
+
 def _crashed(bundle: AssignmentBundle, sub: SubmissionFiles, reason: str = "") -> GradeResult:
     return GradeResult(
         sub.student,
@@ -145,7 +162,8 @@ def run_local(
     """
     pending = iter(jobs)
     in_flight: dict[Future, tuple[AssignmentBundle, SubmissionFiles]] = {}
-    scratch = tempfile.mkdtemp(prefix="ds4023-run-")
+    _remove_stale_runs()
+    scratch = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-")
     pool = _new_pool(max(1, workers), log_dir, scratch)
 
     def top_up() -> None:
@@ -189,5 +207,4 @@ def run_local(
         completed = True
     finally:
         pool.shutdown(wait=completed, cancel_futures=True)
-        if completed:
-            shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)

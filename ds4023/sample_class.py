@@ -22,6 +22,7 @@ from ds4023 import COURSE_ROOT
 #: ({student: {grade_id: (score or None, one-line reason)}}). Add a line per assignment.
 ASSIGNMENT_TABLES: dict[str, str] = {
     "backprop": "ds4023.sample_class_backprop",
+    "mlp_from_scratch": "ds4023.sample_class_mlp_from_scratch",
 }
 
 _BEGIN, _END = "BEGIN SOLUTION", "END SOLUTION"

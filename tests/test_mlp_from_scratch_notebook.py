@@ -2,8 +2,8 @@
 
 Two session-scoped products are shared by all tests (both in a temporary folder, never in the
 repository): one plain execution of the source notebook, and one scratch course in which
-nbgrader generated the release and autograded the source (as a submission) and the unchanged
-release. Together they take about a minute.
+nbgrader generated the release and autograded the source (as a submission), the unchanged
+release and the sample class's single-mistake students. Together they take about two minutes.
 """
 
 from __future__ import annotations
@@ -20,12 +20,17 @@ from nbclient import NotebookClient
 from nbgrader.api import Gradebook
 
 from ds4023 import COURSE_ROOT
+from ds4023 import sample_class_mlp_from_scratch as sample_table
 from ds4023.release import run_nbgrader
+from ds4023.sample_class import release_notebook, student_notebook
 
 pytestmark = pytest.mark.timeout(900)
 
 ASSIGNMENT = "mlp_from_scratch"
 SOURCE = COURSE_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+#: The sample class's students with a mistake (correct and blank are covered by the source
+#: and the release themselves).
+MISTAKES = [s for s in sample_table.STUDENTS if s.edits]
 
 
 def _nbgrader_meta(cell) -> dict:
@@ -70,8 +75,9 @@ def graded_course(tmp_path_factory, grading_env):
     """A scratch course: release generated, source and unchanged release autograded.
 
     Returns:
-        (course folder, {student: {grade_id: (score, max_score)}}) for the students
-        ``reference`` (the source notebook) and ``blank`` (the release notebook).
+        (course folder, {student: {grade_id: (auto_score, max_score)}}) for the students
+        ``reference`` (the source notebook), ``blank`` (the release notebook) and the sample
+        class's students with a mistake.
     """
     course = tmp_path_factory.mktemp("mlp_course")
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -85,14 +91,18 @@ def graded_course(tmp_path_factory, grading_env):
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
         shutil.copy2(notebook, folder / notebook.name)
+    source = nbformat.read(notebooks["reference"], as_version=4)
+    release = release_notebook(source)
+    for student in MISTAKES:
+        folder = course / "submitted" / student.name / ASSIGNMENT
+        folder.mkdir(parents=True)
+        nbformat.write(student_notebook(source, release, student), folder / f"{ASSIGNMENT}.ipynb")
     run_nbgrader(["autograde", ASSIGNMENT], course)
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student in notebooks:
+        for student in [*notebooks, *(s.name for s in MISTAKES)]:
             nb = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
-            scores[student] = {
-                g.name: (g.score, g.max_score) for g in nb.grades if g.cell_type == "code"
-            }
+            scores[student] = {g.name: (g.auto_score, g.max_score) for g in nb.grades}
     return course, scores
 
 
@@ -132,9 +142,12 @@ def test_source_shows_gradient_check_and_bfgs(executed_source):
 def test_reference_solution_scores_full_points(graded_course):
     """Autograded as a submission, does the source notebook earn every automatic point (100)?"""
     _, scores = graded_course
-    reference = scores["reference"]
+    reference = {k: v for k, v in scores["reference"].items() if k not in sample_table.WRITTEN}
     assert {k: s for k, (s, m) in reference.items() if s != m} == {}
     assert sum(m for _, m in reference.values()) == 100
+    assert all(scores["reference"][k][0] is None for k in sample_table.WRITTEN), (
+        "written answers of the source wait for a person"
+    )
 
 
 def test_unchanged_release_scores_zero(graded_course):
@@ -143,6 +156,17 @@ def test_unchanged_release_scores_zero(graded_course):
     blank = scores["blank"]
     assert len(blank) == len(scores["reference"])
     assert {k: s for k, (s, _) in blank.items() if s != 0} == {}
+
+
+@pytest.mark.parametrize("student", ["blank", *(s.name for s in MISTAKES)])
+def test_sample_students_score_as_expected(graded_course, student):
+    """Does each sample student get exactly the score the class table expects, check by check?"""
+    _, scores = graded_course
+    got = {grade_id: auto for grade_id, (auto, _) in scores[student].items()}
+    want = {
+        grade_id: score for grade_id, (score, _) in sample_table.EXPECTED_SCORES[student].items()
+    }
+    assert got == want
 
 
 def test_release_has_stubs_and_no_solution_or_hidden_test(graded_course):

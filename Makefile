@@ -62,8 +62,12 @@ test: data lint
 bench: data
 	$(PY) -m ds4023.bench
 
-lab: release
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+# Not `release`: regenerating release/ would wipe a student's work there. Kernels pick
+# matplotlib's inline backend only when MPLBACKEND is unset (it is exported as Agg above).
+lab: data
+	$(PY) -m ds4023.release --data-only
+	env -u MPLBACKEND $(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser \
+		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
 	rm -rf $(VENV) gradebook.db autograded/*/ feedback reports

@@ -35,8 +35,10 @@ def assignments(course_root: Path = COURSE_ROOT) -> list[str]:
     return sorted(p.parent.name for p in source.glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
-def install_data(assignment: str, course_root: Path = COURSE_ROOT) -> list[Path]:
-    """Copy the data files an assignment reads next to its source notebook.
+def install_data(
+    assignment: str, course_root: Path = COURSE_ROOT, into: str = "source"
+) -> list[Path]:
+    """Copy the data files an assignment reads next to its notebook in ``into/``.
 
     nbgrader copies every file of ``source/<assignment>/`` into the release, so students
     and the autograder find the data by its bare file name. Files already in place and
@@ -46,6 +48,7 @@ def install_data(assignment: str, course_root: Path = COURSE_ROOT) -> list[Path]
     Args:
         assignment: the assignment name.
         course_root: the course directory.
+        into: ``"source"`` (nbgrader copies it on into the release) or ``"release"``.
 
     Returns:
         The paths that were (re)written.
@@ -59,7 +62,9 @@ def install_data(assignment: str, course_root: Path = COURSE_ROOT) -> list[Path]
         built = course_root / "data" / name
         if not built.is_file():
             raise ReleaseError(f"{built} is missing: build the data first with `make data`")
-        target = course_root / "source" / assignment / name
+        target = course_root / into / assignment / name
+        if not target.parent.is_dir():
+            continue
         if target.is_file() and filecmp.cmp(built, target, shallow=False):
             continue
         partial = target.with_name(f".{name}.partial")
@@ -133,12 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
+    parser.add_argument(
+        "--data-only",
+        action="store_true",
+        help="only put the data beside the source and release notebooks; leave release/ as is",
+    )
     args = parser.parse_args(argv)
     names = args.assignment or assignments(args.course)
     try:
         for name in names:
             if name not in assignments(args.course):
                 raise ReleaseError(f"no notebook source/{name}/{name}.ipynb in {args.course}")
+            if args.data_only:
+                for into in ("source", "release"):
+                    install_data(name, args.course, into)
+                continue
             folder = generate_release(name, args.course)
             print(f"released {name} -> {folder.relative_to(args.course)}/")
     except ReleaseError as err:

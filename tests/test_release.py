@@ -69,3 +69,14 @@ def test_unknown_assignment_is_one_clear_error(course_copy, capsys):
     code = release.main(["no_such_assignment", "--course", str(course_copy)])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no_such_assignment" in err[0]
+
+
+def test_data_only_leaves_release_alone(course_copy):
+    """Does --data-only put the data beside both notebooks without regenerating release/?"""
+    notebook = course_copy / "release" / "backprop" / "backprop.ipynb"
+    notebook.write_text(notebook.read_text() + " ")  # a student's unsaved-elsewhere edit
+    edited = notebook.read_bytes()
+    assert release.main(["backprop", "--data-only", "--course", str(course_copy)]) == 0
+    assert notebook.read_bytes() == edited
+    for into in ("source", "release"):
+        assert (course_copy / into / "backprop" / "ex4weights.mat").is_file()

@@ -86,11 +86,16 @@ def grade_course(
         The :class:`Summary` of the run (final table and counts).
 
     Raises:
-        GradingError: the course directory is not usable.
+        GradingError: the course directory is not usable, or another run is grading it.
         gradebook_io.GradebookError: a submitted assignment was never released.
     """
     started = time.perf_counter()
     course = Recorder(Path(course_root), submission_timeout, setup_hook)
+    with course.lock():
+        return _grade(course, assignment, student, workers, force, runner, progress, started)
+
+
+def _grade(course, assignment, student, workers, force, runner, progress, started) -> Summary:
     found = find_submissions(course.coursedir, assignment, student)
     summary = Summary()
     jobs: list[Job] = []

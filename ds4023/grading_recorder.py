@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ds4023 import gradebook_io
 from ds4023.course_dir import (
+    GradingError,
     grading_config,
     load_course,
     submission_timestamp,
     support_files,
     write_autograded,
 )
-from ds4023.grading_state import GradingState, fingerprint
+from ds4023.grading_state import STATE_DIR, GradingState, fingerprint
 from ds4023.grading_task import GRADED, AssignmentBundle, GradeResult
 
 
@@ -44,6 +48,32 @@ class Recorder:
         self.state = GradingState(self.root)
         self.plans: dict[str, dict] = {}
         self.bundles: dict[str, AssignmentBundle] = {}
+
+    @contextmanager
+    def lock(self):
+        """Hold the course's grading lock: a second grading run would be a second writer.
+
+        Raises:
+            GradingError: another run holds the lock (the operating system drops it when
+                that process ends, even when it is killed).
+        """
+        path = self.root / STATE_DIR / "lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "unknown"
+                raise GradingError(
+                    f"another grading run (pid {holder}) is using {self.root}: "
+                    "wait for it to finish or stop it"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(str(os.getpid()))
+            fh.flush()
+            yield
 
     def plan(self, assignment: str) -> dict:
         """Describe an assignment for grading: gradebook spec, support files, fingerprint."""

@@ -31,6 +31,17 @@ from ds4023.nbgrader_hooks import (
 GRADED = "graded"
 FAILED = "failed"
 
+#: Numerical libraries' thread counts, set to 1 for the kernels unless the operator set them:
+#: parallelism comes from the workers (two 2-thread kernels on 2 cores thrash), and the
+#: numbers then do not depend on how many workers run.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
 #: Files the student's code leaves behind larger than this are not sent back to the parent.
 MAX_RETURNED_FILE = 20 * 1024 * 1024
 
@@ -194,6 +205,8 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         timer.start()
         t0 = time.perf_counter()
         os.environ.setdefault("MPLBACKEND", "Agg")
+        for var in THREAD_VARIABLES:  # kernels inherit this: one BLAS thread each
+            os.environ.setdefault(var, "1")
         try:
             with warnings.catch_warnings():  # nbgrader 0.9 on SQLAlchemy 2: harmless warnings
                 warnings.simplefilter("ignore", SAWarning)

@@ -6,6 +6,7 @@ They share one graded toy class per session (``grading_course.graded_class``) an
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -319,3 +320,19 @@ def test_a_submission_over_its_time_limit_has_its_kernel_killed(tmp_path_factory
     assert time.monotonic() - started < 20  # killed, not left to sleep for 30 s
     assert result.status == "failed" and result.notebooks == {}
     assert result.reason.startswith("stopped: the submission ran longer than its 3 s limit")
+
+
+def test_a_second_run_on_the_same_course_is_refused_while_one_is_grading(tmp_path_factory, capsys):
+    """While one run holds the course, does another stop instead of writing the gradebook too?"""
+    course = copy_course(graded_class(tmp_path_factory)[0], tmp_path_factory.mktemp("lock") / "c")
+    with open(course / ".grading" / "lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.truncate(0)
+        held.write("4242")
+        held.flush()
+        with course_env():
+            code = batch_grade.main(["--course", str(course), "--quiet", "--force"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "another grading run (pid 4242)" in err[0]
+    with course_env():  # released: the next run goes ahead (and has nothing new to do)
+        assert batch_grade.grade_course(course, progress=False).skipped == len(STUDENTS)

@@ -13,7 +13,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from ds4023 import COURSE_ROOT, gradebook_io
+from ds4023 import COURSE_ROOT, gradebook_io, sandbox
 from ds4023.course_dir import GradingError, find_submissions, read_submission
 from ds4023.grading_pool import Job, Runner, WorkerStartError, run_local
 from ds4023.grading_recorder import Recorder
@@ -199,12 +199,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
         "--setup-hook",
-        default=os.environ.get("DS4023_GRADING_HOOK") or None,
-        help="module:function each worker calls with (config, scratch) before grading",
+        default=os.environ.get("DS4023_GRADING_HOOK") or sandbox.GRADING_HOOK,
+        help="module:function each worker calls with (config, scratch) before grading "
+        "(default: the sandbox, docs/security.md)",
+    )
+    parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="run student code without the sandbox (trusted submissions only)",
     )
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.unsafe_no_sandbox:
+        args.setup_hook = None
+    elif args.setup_hook == sandbox.GRADING_HOOK and sandbox.unavailable_reason():
+        print(
+            f"error: cannot sandbox student code: {sandbox.unavailable_reason()}; run as root "
+            "on Linux, or pass --unsafe-no-sandbox for trusted submissions only",
+            file=sys.stderr,
+        )
+        return 2
     gradebook_io.ensure_alembic_on_path()
     try:
         summary = grade_course(

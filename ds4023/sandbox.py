@@ -283,3 +283,41 @@ def configure(
 def remove_kernelspec(jupyter_dir: Path, name: str) -> None:
     """Delete a kernelspec that write_kernelspec or configure wrote (no error if it is gone)."""
     shutil.rmtree(Path(jupyter_dir) / "kernels" / name, ignore_errors=True)
+
+
+#: Where grading hooks put their kernelspecs: one folder for all tasks of this machine.
+KERNELS_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / "ds4023-kernelspecs"
+
+#: The ``--setup-hook`` value that makes the batch grader run every kernel in the sandbox.
+GRADING_HOOK = "ds4023.sandbox:grading_hook"
+
+
+def grading_hook(config, scratch: Path):
+    """Setup hook of the batch grader: grade this scratch course with a sandboxed kernel.
+
+    The kernel sees the assignment's support files (data, checking module) next to the
+    student's notebook and nothing else of the course; extra files the student handed in
+    (a ``numpy.py`` that would shadow numpy, say) stay out of its folder.
+
+    Args:
+        config: the nbgrader Config of the scratch course (changed in place).
+        scratch: the scratch course folder.
+
+    Returns:
+        A function that removes the kernelspec again, for the grader to call afterwards.
+
+    Raises:
+        SandboxUnavailable: when the sandbox cannot run here.
+    """
+    reason = unavailable_reason()
+    if reason:
+        raise SandboxUnavailable(reason)
+    assignment = config.CourseDirectory.assignment_id
+    support = Path(scratch) / "source" / assignment
+    expose = tuple(
+        sorted(p.name for p in support.iterdir() if p.is_file() and p.suffix != ".ipynb")
+    )
+    if not expose:
+        expose = ("-",)  # nothing to show: a pattern no support file can match
+    name = configure(config, Path(scratch), KERNELS_DIR, expose=expose)
+    return functools.partial(remove_kernelspec, KERNELS_DIR, name)

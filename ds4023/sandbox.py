@@ -314,9 +314,8 @@ def grading_hook(config, scratch: Path):
         raise SandboxUnavailable(reason)
     assignment = config.CourseDirectory.assignment_id
     support = Path(scratch) / "source" / assignment
-    expose = tuple(
-        sorted(p.name for p in support.iterdir() if p.is_file() and p.suffix != ".ipynb")
-    )
+    files = support.iterdir() if support.is_dir() else ()  # no folder: no support files
+    expose = tuple(sorted(p.name for p in files if p.is_file() and p.suffix != ".ipynb"))
     if not expose:
         expose = ("-",)  # nothing to show: a pattern no support file can match
     name = configure(config, Path(scratch), KERNELS_DIR, expose=expose)

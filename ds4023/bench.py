@@ -148,6 +148,20 @@ def bench_data_build(reps: int) -> dict:
     return measure(build, reps)
 
 
+def bench_setup_noop(reps: int) -> dict:
+    """Time `make setup data` with everything already in place (the second run's set-up)."""
+
+    def noop():
+        subprocess.run(
+            ["make", "--no-print-directory", "-s", "setup", "data"],
+            cwd=COURSE_ROOT,
+            check=True,
+            capture_output=True,
+        )
+
+    return measure(noop, reps)
+
+
 def scratch_course(root: Path) -> Path:
     """Copy the course's config, source, release and data into ``root`` (nothing else)."""
     root.mkdir(parents=True)
@@ -181,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         course = scratch_course(Path(tmp) / "course")
         sections = {
             "data_build": lambda: bench_data_build(reps),
+            "setup_noop": lambda: bench_setup_noop(reps),
             "backprop": lambda: bench_backprop(course, reps, 1 if args.quick else 3),
             "notebooks": lambda: bench_notebooks(course, 1 if args.quick else 2),
             "grading": lambda: bench_grading.bench_grading(course, args.quick),

@@ -157,6 +157,12 @@ def write(results: dict, md_path: Path, json_path: Path) -> None:
     ]
     if "data_build" in results:
         lines += [f"Data build from scratch: {_fig(results['data_build'])} s.", ""]
+    if "setup_noop" in results:
+        lines += [
+            f"Set-up of a second `make test` / `make demo` with nothing changed (`make setup "
+            f"data`): {_fig(results['setup_noop'])} s.",
+            "",
+        ]
     if "notebooks" in results:
         lines += [
             "## Source notebooks, top to bottom",

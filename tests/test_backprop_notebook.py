@@ -28,6 +28,13 @@ SOURCE = COURSE_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 #: Automatically graded parts (core, 100 points) and the optional extra part.
 CORE_POINTS = 100
 OPTIONAL = {"gradient_checking_small_network": 20}
+#: Parts whose hidden tests give half the points for a known mistake.
+PARTIAL = {
+    "cost_reference_value",
+    "cost_reg_reference_value",
+    "backprop_matches_reference",
+    "backprop_reg_matches_reference",
+}
 
 
 def _meta(cell) -> dict:
@@ -58,8 +65,10 @@ def graded_course(tmp_path_factory):
         pytest.fail("data/ is not built: run `make data` first")
     course = tmp_path_factory.mktemp("backprop_course")
     shutil.copy2(COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
-    (course / "source" / ASSIGNMENT).mkdir(parents=True)
-    shutil.copy2(SOURCE, course / "source" / ASSIGNMENT / SOURCE.name)
+    # the notebook and its support files (the checking module), without built data
+    shutil.copytree(
+        SOURCE.parent, course / "source" / ASSIGNMENT, ignore=shutil.ignore_patterns("*.mat")
+    )
     shutil.copytree(COURSE_ROOT / "data", course / "data", ignore=shutil.ignore_patterns("*.md"))
     install_data(ASSIGNMENT, course)
     with pytest.MonkeyPatch.context() as mp:
@@ -175,8 +184,9 @@ def test_grading_design_of_the_source():
         first = cell.source.splitlines()[0]
         assert first.startswith('"""') and first.endswith('?"""'), grade_id
         hidden = cell.source.count("### BEGIN HIDDEN TESTS")
-        # the network sizes are three constants: the visible test checks all there is
-        assert hidden == (0 if grade_id == "network_sizes" else 1), grade_id
+        # the network sizes are three constants: the visible test checks all there is; a
+        # part with partial credit has a second, leading hidden block that defers its check
+        assert hidden == (0 if grade_id == "network_sizes" else 1 + (grade_id in PARTIAL)), grade_id
     for cell in tests.values():
         for banned in ("np.isclose", "np.allclose", "np.testing"):
             hidden_part = cell.source.partition("### BEGIN HIDDEN TESTS")[2]

@@ -114,11 +114,47 @@ STUDENTS: tuple[Student, ...] = (
         ),
     ),
     Student(
+        "cost_sum_wrong_axis",
+        "sums the cost over the examples only (axis=0): one number per label instead of one",
+        edits=(Edit("cost_code", "np.logaddexp(0, z3)) / m", "np.logaddexp(0, z3), axis=0) / m"),),
+    ),
+    Student(
+        "gradient_transposed",
+        "unrolls the gradient matrices column by column: every entry lands on another weight",
+        edits=(
+            Edit(
+                "backprop_code",
+                "np.concatenate([(delta1 / m).ravel(), (delta2 / m).ravel()])",
+                "np.concatenate([(delta1 / m).T.ravel(), (delta2 / m).T.ravel()])",
+            ),
+        ),
+    ),
+    Student(
         "first_example_only",
         "leaves a debugging range(1) in the loop: only the first example is visited",
         edits=(Edit("backprop_code", "for t in range(m):", "for t in range(1):"),),
     ),
 )
+
+
+#: student -> the mistake the visible checks must name for them (a key of
+#: ``backprop_checks.MESSAGES`` in source/backprop/), or None: nothing may be named.
+DIAGNOSES: dict[str, str | None] = {
+    "correct": None,
+    "blank": None,
+    "partial": None,
+    "no_bias_column": "no_bias_column",
+    "bias_regularized": "bias_regularized",
+    "onehot_wrong_order": "onehot_order",
+    "cost_not_divided_by_m": "cost_not_divided_by_m",
+    "untransposed_images": "untransposed_images",
+    "sigmoid_gradient_of_activation": "sigmoid_gradient_of_activation",
+    "gradient_not_divided_by_m": "gradient_not_divided_by_m",
+    "bias_gradient_regularized": "bias_gradient_regularized",
+    "cost_sum_wrong_axis": "cost_wrong_axis",
+    "gradient_transposed": "gradient_transposed",
+    "first_example_only": "first_example_only",
+}
 
 
 def _row(**changes: tuple[float | None, str]) -> dict[str, tuple[float | None, str]]:
@@ -136,6 +172,9 @@ def _row(**changes: tuple[float | None, str]) -> dict[str, tuple[float | None, s
 _UNTOUCHED = "answer left as released: nbgrader scores it 0 itself"
 _STUB = "stub left in: NotImplementedError"
 _SEPARATE = "tested with stand-in backprop functions, so independent of the student's backprop"
+#: Partial credit: the hidden tests give half a part's points when it is right apart from one
+#: known mistake (its own, the notebook's data, or the function it builds on).
+_HALF = "half: "
 
 #: student -> grade_id -> (expected auto score, or None when a person must grade it; reason)
 EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
@@ -156,63 +195,68 @@ EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
         answer_gradient_checking_slow=(0.0, _UNTOUCHED),
     ),
     "no_bias_column": _row(
-        forward_propagate_values=(0.0, "a1 has 400 columns, the visible test wants 401"),
-        cost_reference_value=(0.0, "without theta1's bias weights the cost is not 5.83"),
-        cost_reg_reference_value=(0.0, "built on the wrong forward pass: not 5.9265"),
+        forward_propagate_values=(0.0, "a1 has 400 columns: the check names the missing bias"),
+        cost_reference_value=(5.0, _HALF + "cost is right on top of the student's forward pass"),
+        cost_reg_reference_value=(5.0, _HALF + "the penalty is right on top of the wrong cost"),
         backprop_matches_reference=(0.0, "a1[t] has 400 entries: the rank-one update fails"),
         gradient_checking_small_network=(20.0, _SEPARATE),
         backprop_reg_matches_reference=(0.0, "calls the failing backprop"),
         training_accuracy=(0.0, "minimize calls the failing backprop: fmin is undefined"),
     ),
     "bias_regularized": _row(
-        cost_reg_reference_value=(0.0, "bias weights add to the penalty: not 5.9265"),
+        cost_reg_reference_value=(5.0, _HALF + "known mistake: the bias weights are penalised"),
         backprop_reg_matches_reference=(15.0, "backprop_reg computes its own penalty (right)"),
     ),
     "onehot_wrong_order": _row(
-        onehot_encoding=(0.0, "label 10 lands in column 0: visible check of y_onehot[0] fails"),
-        cost_reference_value=(0.0, "the visible check uses y_onehot: cost is not 5.83"),
-        cost_reg_reference_value=(0.0, "the visible check uses y_onehot: not 5.9265"),
-        backprop_matches_reference=(
-            25.0,
-            "visible checks are range checks, hidden use fresh labels",
-        ),
-        backprop_reg_matches_reference=(
-            15.0,
-            "visible checks are consistency checks, hidden fresh",
-        ),
+        onehot_encoding=(0.0, "label 10 lands in column 0: no partial credit for the encoding"),
+        cost_reference_value=(5.0, _HALF + "cost is right, the notebook's y_onehot is not"),
+        cost_reg_reference_value=(5.0, _HALF + "cost_regularized is right, y_onehot is not"),
+        backprop_matches_reference=(25.0, "checked on its own inputs: backprop is right"),
+        backprop_reg_matches_reference=(15.0, "checked on its own inputs: backprop_reg is right"),
         training_accuracy=(0.0, "trained on shifted labels, argmax + 1 is off by one digit"),
     ),
     "cost_not_divided_by_m": _row(
-        cost_reference_value=(0.0, "the cost is 5000 times too large"),
-        cost_reg_reference_value=(0.0, "adds the penalty to the undivided cost"),
+        cost_reference_value=(5.0, _HALF + "known mistake: m times the reference on every input"),
+        cost_reg_reference_value=(5.0, _HALF + "the penalty is right on top of the wrong cost"),
         backprop_matches_reference=(25.0, "backprop computes its own, averaged cost"),
     ),
     "untransposed_images": _row(
-        cost_reference_value=(0.0, "the cost on the untransposed images is 0.2876, not 5.83"),
-        cost_reg_reference_value=(0.0, "the cost on the untransposed images is not 5.9265"),
+        cost_reference_value=(5.0, _HALF + "cost is right, the notebook's X is untransposed"),
+        cost_reg_reference_value=(5.0, _HALF + "cost_regularized is right, X is untransposed"),
         plot_image_draws_digit=(5.0, "plot_image draws whatever it is given, checked as such"),
         training_accuracy=(10.0, "judged on the images in the orientation it was trained on"),
     ),
     "sigmoid_gradient_of_activation": _row(
-        backprop_matches_reference=(0.0, "visible checks pass, the hidden gradient check fails"),
+        backprop_matches_reference=(0.0, "a wrong gradient is no known bookkeeping slip: 0"),
         gradient_checking_small_network=(20.0, _SEPARATE),
-        backprop_reg_matches_reference=(0.0, "adds the penalty to the wrong gradient"),
+        backprop_reg_matches_reference=(7.5, _HALF + "the penalty is right on the wrong backprop"),
         training_accuracy=(0.0, "the wrong slope misleads TNC: about 75 % accuracy, below 95 %"),
     ),
     "gradient_not_divided_by_m": _row(
-        backprop_matches_reference=(0.0, "gradient entries reach ~2600: visible check fails"),
+        backprop_matches_reference=(12.5, _HALF + "known mistake: m times the reference gradient"),
         gradient_checking_small_network=(20.0, _SEPARATE),
-        backprop_reg_matches_reference=(0.0, "adds the penalty to a gradient m times too large"),
+        backprop_reg_matches_reference=(7.5, _HALF + "the penalty is right on the wrong backprop"),
         training_accuracy=(10.0, "right direction, only scaled: TNC still reaches about 99 %"),
     ),
     "bias_gradient_regularized": _row(
-        backprop_reg_matches_reference=(0.0, "bias gradients differ for lambda = 1 and 3"),
+        backprop_reg_matches_reference=(7.5, _HALF + "known mistake: bias gradients penalised"),
         training_accuracy=(10.0, "training uses the unregularized backprop (right)"),
     ),
-    "first_example_only": _row(
-        backprop_matches_reference=(0.0, "the gradient holds one example's share: hidden fails"),
+    "cost_sum_wrong_axis": _row(
+        cost_reference_value=(5.0, _HALF + "known mistake: 10 numbers that sum to the reference"),
+        cost_reg_reference_value=(5.0, _HALF + "the penalty is right on top of the wrong cost"),
+        backprop_matches_reference=(25.0, "backprop computes its own cost (right)"),
+    ),
+    "gradient_transposed": _row(
+        backprop_matches_reference=(12.5, _HALF + "known mistake: right entries, transposed order"),
         gradient_checking_small_network=(20.0, _SEPARATE),
-        backprop_reg_matches_reference=(0.0, "adds the penalty to the wrong gradient"),
+        backprop_reg_matches_reference=(7.5, _HALF + "the penalty is right on the wrong backprop"),
+        training_accuracy=(0.0, "the scrambled gradient stalls TNC: 10 % accuracy"),
+    ),
+    "first_example_only": _row(
+        backprop_matches_reference=(0.0, "one example's share is no known bookkeeping slip: 0"),
+        gradient_checking_small_network=(20.0, _SEPARATE),
+        backprop_reg_matches_reference=(7.5, _HALF + "the penalty is right on the wrong backprop"),
         training_accuracy=(0.0, "TNC's line search fails at once: 10 % accuracy"),
     ),
 }

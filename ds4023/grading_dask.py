@@ -37,9 +37,8 @@ EMBEDDED_CONFIG = {
     "distributed.worker.multiprocessing-method": "forkserver",
 }
 
-#: Seconds to reach a scheduler, and to wait for its first worker.
-CONNECT_TIMEOUT = 20.0
-WORKER_WAIT = float(os.environ.get("DS4023_DASK_WORKER_WAIT", "120"))
+#: Environment variables: seconds to reach a scheduler, and to wait for its first worker.
+CONNECT_TIMEOUT_ENV, WORKER_WAIT_ENV = "DS4023_DASK_CONNECT_TIMEOUT", "DS4023_DASK_WORKER_WAIT"
 
 #: Packages whose versions decide the grades: every worker must run the parent's versions.
 GRADING_PACKAGES = ("nbgrader", "ipykernel", "numpy", "scipy", "scikit-learn", "matplotlib")
@@ -194,8 +193,10 @@ def connect(address: str) -> tuple[Client, Callable[[], None]]:
     Raises:
         ClusterError: the scheduler cannot be reached, or it has no worker.
     """
+    timeout = float(os.environ.get(CONNECT_TIMEOUT_ENV) or 20)
+    patience = float(os.environ.get(WORKER_WAIT_ENV) or 120)
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT)
+        client = Client(address, timeout=timeout)
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise ClusterError(
@@ -203,11 +204,11 @@ def connect(address: str) -> tuple[Client, Callable[[], None]]:
             f"there, or fix --scheduler / {SCHEDULER_ENV}"
         ) from None
     try:
-        client.wait_for_workers(1, timeout=WORKER_WAIT)
+        client.wait_for_workers(1, timeout=patience)
     except Exception:
         client.close()
         raise ClusterError(
-            f"the Dask scheduler at {address} has no worker after {WORKER_WAIT:g} s: start "
+            f"the Dask scheduler at {address} has no worker after {patience:g} s: start "
             f"`dask worker {address} --nthreads 1` on the grading machines (docs/scaling.md)"
         ) from None
     return client, client.close
@@ -319,7 +320,8 @@ def grade_on_cluster(
             grade_on_worker,
             held[assignment],
             sub,
-            key=f"ds4023-grade-{uuid.uuid4().hex}",
+            # one task group for the scheduler ("ds4023-grade"), readable names for people
+            key=f"ds4023-grade-{uuid.uuid4().hex}-{assignment}-{sub.student}",
             retries=retries,
         )
         in_flight[fut] = (assignment, sub)

@@ -23,6 +23,9 @@ from ds4023.grading_task import GRADED
 #: Seconds one whole submission may run (all its cells) before its kernel is killed.
 DEFAULT_SUBMISSION_TIMEOUT = float(os.environ.get("DS4023_SUBMISSION_TIMEOUT", "900"))
 
+#: Where grading tasks run: "dask" (docs/scaling.md) or "local" (a local process pool).
+DEFAULT_ENGINE = os.environ.get("DS4023_GRADING_ENGINE", "dask")
+
 
 @dataclass
 class Row:
@@ -67,6 +70,8 @@ def grade_course(
     runner: Runner | None = None,
     progress: bool = True,
     setup_hook: str | None = None,
+    engine: str = DEFAULT_ENGINE,
+    scheduler: str | None = None,
 ) -> Summary:
     """Autograde the submissions of a course directory that are new or changed.
 
@@ -81,6 +86,10 @@ def grade_course(
         progress: show a progress bar on stderr.
         setup_hook: ``"module:function"`` each worker calls with (config, scratch course)
             before grading, e.g. to run the kernel in a sandbox; None for plain nbgrader.
+        engine: ``"dask"`` (an embedded LocalCluster, or the cluster at ``scheduler``) or
+            ``"local"`` (a local process pool); used when ``runner`` is None.
+        scheduler: address of an existing Dask scheduler (default: ``$DS4023_DASK_SCHEDULER``,
+            else an embedded cluster); see docs/scaling.md.
 
     Returns:
         The :class:`Summary` of the run (final table and counts).
@@ -91,6 +100,12 @@ def grade_course(
     """
     started = time.perf_counter()
     course = Recorder(Path(course_root), submission_timeout, setup_hook)
+    if runner is None and engine == "dask":
+        from ds4023.grading_dask import run_dask  # imports distributed only when used
+
+        runner = partial(
+            run_dask, scheduler=scheduler, log_dir=str(course.root / STATE_DIR / "logs")
+        )
     with course.lock():
         return _grade(course, assignment, student, workers, force, runner, progress, started)
 
@@ -198,6 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-report", action="store_true", help="skip the CSV and report step")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument(
+        "--engine",
+        choices=("dask", "local"),
+        default=DEFAULT_ENGINE,
+        help="dask: an embedded LocalCluster or --scheduler's cluster; local: a process pool",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=os.environ.get("DS4023_DASK_SCHEDULER") or None,
+        help="address of an existing Dask scheduler, e.g. tcp://host:8786 (docs/scaling.md)",
+    )
+    parser.add_argument(
         "--setup-hook",
         default=os.environ.get("DS4023_GRADING_HOOK") or sandbox.GRADING_HOOK,
         help="module:function each worker calls with (config, scratch) before grading "
@@ -211,8 +237,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.scheduler and args.engine != "dask":
+        parser.error("--scheduler needs --engine dask")
     if args.unsafe_no_sandbox:
         args.setup_hook = None
+    elif args.scheduler:
+        pass  # the cluster's workers run the kernels: each is checked before grading
     elif args.setup_hook == sandbox.GRADING_HOOK and sandbox.unavailable_reason():
         print(
             f"error: cannot sandbox student code: {sandbox.unavailable_reason()}; run as root "
@@ -231,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             args.submission_timeout,
             progress=not args.quiet,
             setup_hook=args.setup_hook,
+            engine=args.engine,
+            scheduler=args.scheduler,
         )
     except (GradingError, gradebook_io.GradebookError, WorkerStartError) as err:
         print(f"error: {err}", file=sys.stderr)

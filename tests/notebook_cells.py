@@ -1,0 +1,173 @@
+"""Run a sample student's notebook cells in-process, cell by cell, as the student would.
+
+The tests of the checking modules (``source/<assignment>/<name>_checks.py``) need each sample
+student's functions and the output of their visible test cells. Starting a kernel per student
+is slow, so the code cells are executed here with ``exec`` in one namespace per student, in a
+scratch folder holding the data and a fresh copy of the checking module (imported under its
+own name, as in a kernel). IPython magics (``%matplotlib inline``) are skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import shutil
+import sys
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ds4023 import COURSE_ROOT
+from ds4023.sample_class import cell_key, load_table, release_notebook, student_notebook
+
+
+@dataclass(frozen=True)
+class Setup:
+    """How to run an assignment's notebook here.
+
+    Attributes:
+        checks: the checking module's name (file ``<checks>.py`` beside the notebook).
+        data: data files (built into ``data/``) the notebook reads by name.
+        skipped: ids of cells left out to save time (figures, long training).
+        stop_at: id of the first cell not run (the later sections train for long).
+    """
+
+    checks: str
+    data: tuple[str, ...] = ()
+    skipped: frozenset[str] = frozenset()
+    stop_at: str = ""
+
+
+SETUPS: dict[str, Setup] = {
+    "backprop": Setup(
+        "backprop_checks",
+        ("ex4data1.mat", "ex4weights.mat"),
+        frozenset({"show-100-before", "show-100-after"}),
+        "sec4",
+    ),
+    "mlp_from_scratch": Setup(
+        "mlp_checks",
+        (),
+        frozenset({"plot_sigmoid_prime", "plot_weights"}),
+        "part3_intro",
+    ),
+}
+
+
+@dataclass
+class CellRun:
+    """What one executed cell printed, and the exception that stopped it (if any)."""
+
+    stdout: str = ""
+    stderr: str = ""
+    error: str | None = None
+
+
+@dataclass
+class StudentRun:
+    """A student's namespace after their cells ran, and each cell's output by cell key."""
+
+    namespace: dict
+    cells: dict[str, CellRun] = field(default_factory=dict)
+    checks: object = None
+
+
+def source_dir(assignment: str) -> Path:
+    """The assignment's folder in ``source/``."""
+    return COURSE_ROOT / "source" / assignment
+
+
+def workdir(assignment: str, dest: Path) -> Path:
+    """A folder with the data files and the checking module, as beside a released notebook."""
+    setup = SETUPS[assignment]
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in setup.data:
+        built = COURSE_ROOT / "data" / name
+        if not built.is_file():
+            raise FileNotFoundError(f"{built} is missing: run `make data` first")
+        shutil.copy2(built, dest / name)
+    shutil.copy2(source_dir(assignment) / f"{setup.checks}.py", dest)
+    return dest
+
+
+def load_checks(assignment: str, folder: Path):
+    """Import the checking module from ``folder`` as a fresh module (no bytecode written)."""
+    name = SETUPS[assignment].checks
+    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = saved
+    return module
+
+
+def student_notebooks(assignment: str) -> dict[str, nbformat.NotebookNode]:
+    """Every sample student's notebook, as ``python -m ds4023.sample_class`` writes it."""
+    source = nbformat.read(source_dir(assignment) / f"{assignment}.ipynb", as_version=4)
+    release = release_notebook(source)
+    table = load_table(assignment)
+    return {s.name: student_notebook(source, release, s) for s in table.STUDENTS}
+
+
+def run_student(assignment: str, nb: nbformat.NotebookNode, folder: Path) -> StudentRun:
+    """Execute a notebook's code cells up to the assignment's ``stop_at`` cell, in ``folder``.
+
+    Every cell runs even when an earlier one failed (as with "run all, ignore errors"); its
+    stdout, stderr and error are recorded. The checking module is imported from ``folder``
+    for this run only.
+
+    Args:
+        assignment: the assignment name (a key of ``SETUPS``).
+        nb: the notebook (a student's, i.e. visible tests only).
+        folder: a folder made by :func:`workdir`.
+
+    Returns:
+        The namespace and the per-cell outputs.
+    """
+    setup = SETUPS[assignment]
+    checks = load_checks(assignment, folder)
+    run = StudentRun(namespace={"__name__": "__main__"}, checks=checks)
+    saved_module = sys.modules.get(setup.checks)
+    here = os.getcwd()
+    sys.modules[setup.checks] = checks
+    os.chdir(folder)
+    try:
+        for cell in nb.cells:
+            if cell.get("id") == setup.stop_at:
+                break
+            if cell.cell_type != "code" or cell.get("id") in setup.skipped:
+                continue
+            run.cells[cell_key(cell)] = _execute(cell.source, run.namespace)
+    finally:
+        os.chdir(here)
+        if saved_module is None:
+            sys.modules.pop(setup.checks, None)
+        else:
+            sys.modules[setup.checks] = saved_module
+        _close_figures()
+    return run
+
+
+def _execute(source: str, namespace: dict) -> CellRun:
+    code = "\n".join(line for line in source.split("\n") if not line.startswith("%"))
+    out, err = io.StringIO(), io.StringIO()
+    result = CellRun()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            exec(compile(code, "<cell>", "exec"), namespace)
+        except Exception as exc:
+            lines = traceback.format_exception_only(type(exc), exc)
+            result.error = "".join(lines).strip()
+    result.stdout, result.stderr = out.getvalue(), err.getvalue()
+    return result
+
+
+def _close_figures() -> None:
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")

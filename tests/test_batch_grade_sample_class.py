@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from conftest import copy_course
+from sample_class_course import graded_sample_class
 
-from ds4023 import gradebook_io, release, sample_class
+from ds4023 import gradebook_io, sample_class
 
 ASSIGNMENTS = sorted(sample_class.ASSIGNMENT_TABLES)
 
@@ -16,20 +13,7 @@ ASSIGNMENTS = sorted(sample_class.ASSIGNMENT_TABLES)
 @pytest.fixture(scope="session")
 def graded_class(tmp_path_factory):
     """A course copy whose generated sample class went through the batch grader's CLI."""
-    course = copy_course(tmp_path_factory.mktemp("sample-class") / "course")
-    for assignment in release.assignments(course):
-        release.generate_release(assignment, course)
-    sample_class.generate(course / "submitted", course)
-    env = release.nbgrader_env()
-    env.pop("DS4023_DB_URL", None)  # grade into the copy's own gradebook
-    proc = subprocess.run(
-        [sys.executable, "-m", "ds4023.batch_grade", "--course", str(course), "--workers", "2"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=1800,
-    )
-    return course, proc
+    return graded_sample_class(tmp_path_factory)
 
 
 def test_grading_run_succeeds(graded_class):

@@ -59,6 +59,7 @@ def grading_env():
 def executed_source(tmp_path_factory, grading_env):
     """The source notebook (solutions and hidden tests in) executed top to bottom, in tmp."""
     work = tmp_path_factory.mktemp("mlp_run")
+    shutil.copy2(SOURCE.parent / "mlp_checks.py", work)  # the visible tests import it
     nb = nbformat.read(SOURCE, as_version=4)
     NotebookClient(
         nb,

@@ -16,7 +16,11 @@ c.CourseDirectory.root = str(HERE)
 
 # SQLite in the repository (gitignored) for one instructor; set DS4023_DB_URL to a
 # postgresql:// URL when several graders share the gradebook (docs/grading.md).
-c.CourseDirectory.db_url = os.environ.get("DS4023_DB_URL", f"sqlite:///{HERE / 'gradebook.db'}")
+DB_URL = os.environ.get("DS4023_DB_URL") or f"sqlite:///{HERE / 'gradebook.db'}"
+# SQLAlchemy 2.1 maps a bare postgresql:// to the psycopg 3 driver; the pinned one is psycopg2.
+if DB_URL.startswith("postgresql://"):
+    DB_URL = "postgresql+psycopg2://" + DB_URL[len("postgresql://") :]
+c.CourseDirectory.db_url = DB_URL
 
 # nbgrader's default of 30 s per cell is too short for the TNC training cell (about a
 # minute with a plain loop), yet an infinite loop must still be cut off.

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.io import loadmat
 from scipy.optimize import minimize
 
-from ds4023 import COURSE_ROOT, bench_grading, bench_models, bench_report
+from ds4023 import COURSE_ROOT, bench_dask, bench_grading, bench_models, bench_report
 
 PACKAGES = ("numpy", "scipy", "nbgrader", "jupyterlab", "scikit-learn", "dask", "distributed")
 
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             "backprop": lambda: bench_backprop(course, reps, 1 if args.quick else 3),
             "notebooks": lambda: bench_notebooks(course, 1 if args.quick else 2),
             "grading": lambda: bench_grading.bench_grading(course, args.quick),
+            "dask": lambda: bench_dask.bench_dask(course, args.quick),
         }
         for name, run in sections.items():
             if name in args.skip:

@@ -14,6 +14,7 @@ TARGETS = {
     "speedup": ("grading speed-up, all workers vs 1", ">=", 1.7, "x"),
     "overhead": ("overhead per submission beyond its cells", "<=", 2.0, "s"),
     "data_build": ("data build from scratch", "<=", 20.0, "s"),
+    "dask_overhead": ("Dask overhead per task over the local pool", "<=", 0.5, "s"),
 }
 
 
@@ -35,6 +36,8 @@ def _targets(r: dict) -> dict[str, float]:
         got["overhead"] = r["grading"]["overhead_per_submission"]
     if "data_build" in r:
         got["data_build"] = r["data_build"]["median"]
+    if "dask" in r:
+        got["dask_overhead"] = r["dask"]["overhead_per_task"]
     return got
 
 
@@ -176,6 +179,10 @@ def write(results: dict, md_path: Path, json_path: Path) -> None:
         lines += [*_backprop_rows(results["backprop"]), ""]
     if "grading" in results:
         lines += [*_grading_rows(results["grading"]), ""]
+    if "dask" in results:
+        from ds4023.bench_dask import report_rows
+
+        lines += [*report_rows(results["dask"], results.get("grading")), ""]
     for path, text in ((md_path, "\n".join(lines)), (json_path, json.dumps(results, indent=2))):
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial")

@@ -1,0 +1,667 @@
+"""Checks behind the visible tests of the mlp_from_scratch notebook; each names the mistake.
+
+Every ``check_...`` function runs one of your functions (or methods of your NeuralNetwork)
+on small made-up inputs and compares the results with fingerprints stored below: three
+fixed weighted sums of each expected result and of the results that common mistakes give.
+A fingerprint tells whether a result is right, not how to compute it. When your code
+matches a known mistake, the check prints one or two sentences naming the mistake and where
+to look, then stops the test with an AssertionError carrying the same sentences. The grader
+restores this file from the course's copy: editing it changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import warnings
+from contextlib import contextmanager
+
+import numpy as np
+
+#: The known mistakes: what each one is and where to look.
+MESSAGES: dict[str, str] = {
+    "z3_from_z2": (
+        "forward multiplies z2 by W2: the output layer takes the activations a2 = f(z2) of "
+        "the hidden layer, not their net inputs z2."
+    ),
+    "output_not_squashed": (
+        "y_hat is z3 itself: the output unit applies the sigmoid as well, y_hat = f(z3)."
+    ),
+    "forward_transposed": (
+        "forward returns one column per example instead of one row per example: z2 should "
+        "have the shape (examples, hidden units). Keep the examples in rows, as in X."
+    ),
+    "cost_missing_half": (
+        "The cost is twice too large: J is half of the sum of the squared errors (the half "
+        "cancels the 2 of the derivative)."
+    ),
+    "cost_mean": (
+        "The cost is divided by the number of examples: this J is half the sum of the squared "
+        "errors, not their mean."
+    ),
+    "cost_not_a_float": (
+        "cost_function returns an array instead of one float: add up the squared errors over "
+        "all examples and outputs."
+    ),
+    "sigmoid_prime_of_activation": (
+        "sigmoid_prime computes z (1 - z), the formula for an activation a = f(z). It receives "
+        "the net input z, so both factors of f(z) (1 - f(z)) need the sigmoid of z."
+    ),
+    "delta3_sign": (
+        "The gradient has the wrong sign: delta3 is -(y - y_hat) f'(z3), with the minus sign, "
+        "since the cost grows when y_hat moves away from y."
+    ),
+    "prime_of_activation_in_backprop": (
+        "cost_function_prime applies sigmoid_prime to the activations (y_hat, a2) instead of "
+        "the net inputs: the slopes are f'(z3) and f'(z2)."
+    ),
+    "gradient_shapes_transposed": (
+        "dJdW1 and dJdW2 come out transposed: each must have the shape of its weight matrix. "
+        "Check the order of the factors in the formulas of section 1.4."
+    ),
+    "one_sided_difference": (
+        "compute_numerical_gradient uses a one-sided difference: nudge each weight up and "
+        "down by epsilon and divide the difference of the two costs by 2 epsilon."
+    ),
+    "numerical_not_halved": (
+        "The numerical gradient is twice too large: divide the difference of the two costs by "
+        "2 epsilon, not by epsilon."
+    ),
+    "relative_difference_unnormalised": (
+        "relative_difference returns only the norm of the difference: divide it by the norm "
+        "of the sum of the two gradients."
+    ),
+    "no_bias_trick": (
+        "The weight matrices have no bias row: with the bias trick every layer but the output "
+        "gets an extra unit, so W[0] of a [2, 2, 1] network is (3, 3)."
+    ),
+    "bias_in_output_layer": (
+        "The last weight matrix has one column too many: the output layer gets no extra unit, "
+        "so W[-1] has layers[-1] columns."
+    ),
+    "unscaled_init": (
+        "The initial weights are not scaled: divide each standard normal matrix by sqrt(n), "
+        "where n = layers[i] is the number of units feeding it."
+    ),
+    "predict_without_bias": (
+        "predict does not add the bias column: with add_bias=True (the default) it must append "
+        "a column of ones to X before the first layer, as fit does."
+    ),
+    "loss_missing_half": (
+        "calculate_loss is twice too large: the loss is half of the sum of the squared errors."
+    ),
+    "sgd_sign": (
+        "fit_partial moves the weights uphill: the step subtracts alpha times the gradient "
+        "from each weight matrix."
+    ),
+    "losses_at_wrong_epochs": (
+        "fit records the loss at the wrong epochs: after the first epoch and after every epoch "
+        "whose number (counting from 1) is a multiple of display_update."
+    ),
+}
+
+#: The small problem of part 1: examples, inputs, hidden units, outputs.
+SHAPE = (5, 3, 4, 2)
+#: The network of part 2's checks: layer sizes, learning rate and seed.
+LAYERS, ALPHA, SEED = (3, 4, 2), 0.3, 5
+
+#: Fingerprints (see ``fingerprint``) of results on the small problems.
+FINGERPRINTS: dict[str, tuple[float, float, float]] = {
+    "forward_z2": (-0.09392529751853754, 4.570686108012827, -2.773698583846781),
+    "forward_a2": (0.19944243625714292, 1.1817880809125114, -1.1073221251518628),
+    "forward_z3": (0.1707182660226456, -0.9313933780283349, -0.1705021096414234),
+    "forward_y_hat": (0.48143560448770256, -0.8066286113421686, -0.23462493160783088),
+    "cost": (0.3403252949072152, -0.021569488788795457, -0.34136315937709205),
+    "sigmoid_prime": (-0.3002389689209517, -0.06089301632945111, 0.002816442516144258),
+    "grad_W1": (0.004088367566005231, 0.010330919262289266, -0.008699747745967277),
+    "grad_W2": (0.028088239242678257, -0.0018287357625496594, 0.001322663436618885),
+    "numerical": (-0.020687569538841474, 0.0031539467371241646, -0.01734944125170482),
+    "relative_difference": (0.10344239159850513, -0.006556078961096471, -0.10375785208447472),
+    "init_W0": (-1.5686829808541665, -2.3127572715910154, -1.2438789837497186),
+    "init_W1": (-1.1944685752894864, -1.1054780588779505, 1.2224135144269712),
+    "predict": (-0.07876499541107373, 0.147475992635666, -0.538097131351489),
+    "loss": (1.1411926184357797, -0.07232768694409739, -1.144672827781615),
+    "step_W0": (0.7597846767312053, -1.3927981442203392, -0.1042267497340335),
+    "step_W1": (0.43068116027577164, -3.037991948308638, 0.08408688867045991),
+    "fit_losses": (0.4369036058689272, -1.3340101147037007, -0.12245751314593459),
+    "fit_W0": (0.7261484355427615, -1.3935259515422058, 0.031540869107885054),
+    "grad_W1_of_activation": (0.0035353106447603526, 0.0130460908006745, -0.009691111450576294),
+    "grad_W2_of_activation": (0.028014966826344693, -0.0023531466346825972, 0.0029672191682948938),
+    "numerical_one_sided": (-0.02068508406626298, 0.0031517246513468474, -0.017350641602112107),
+}
+
+#: Functions and methods, most basic first: a problem is blamed on the first one used.
+_BUILDING_BLOCKS = ("sigmoid_prime", "forward", "cost_function", "cost_function_prime")
+_METHODS = ("predict", "calculate_loss", "fit_partial")
+_STATE: dict = {"defer": False, "messages": []}
+
+
+class Mistake(AssertionError):
+    """A check found a problem; the text says which one and where to look."""
+
+
+def defer_failures() -> None:
+    """Make the next check print its message and return instead of raising (for the grader)."""
+    _STATE["defer"] = True
+    _STATE["messages"] = []
+
+
+def deferred() -> list[str]:
+    """The messages of the checks deferred by ``defer_failures`` (and forget them)."""
+    found, _STATE["messages"] = _STATE["messages"], []
+    return found
+
+
+def _check(body):
+    @functools.wraps(body)
+    def check(*args, **kwargs):
+        defer, _STATE["defer"] = _STATE["defer"], False
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                body(*args, **kwargs)
+        except Mistake as found:
+            text = str(found)
+            print(text)
+            if not defer:
+                raise AssertionError(text) from None
+            _STATE["messages"].append(text)
+
+    return check
+
+
+def fingerprint(values) -> np.ndarray:
+    """Three fixed weighted sums of all the entries of ``values`` (read row by row)."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    i = np.arange(1, flat.size + 1)
+    return np.array([np.cos(i * c) @ flat for c in (0.731, 1.618, 2.414)])
+
+
+def _matches(values, key: str) -> bool:
+    try:
+        flat = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return False
+    if flat.size == 0 or not np.all(np.isfinite(flat)):
+        return False
+    gap = np.abs(fingerprint(flat) - np.array(FINGERPRINTS[key]))
+    return bool(np.all(gap <= 1e-9 * (1.0 + np.abs(flat).sum())))
+
+
+def small_problem():
+    """The made-up problem of part 1's checks: ``X, y, W1, W2``."""
+    m, n_in, n_hid, n_out = SHAPE
+    X = 0.5 + 0.4 * np.sin(1.3 * np.arange(m * n_in)).reshape(m, n_in)
+    y = 0.5 + 0.4 * np.cos(0.7 * np.arange(m * n_out)).reshape(m, n_out)
+    W1 = 0.8 * np.cos(1.9 * np.arange(n_in * n_hid)).reshape(n_in, n_hid)
+    W2 = 0.8 * np.sin(2.1 * np.arange(n_hid * n_out)).reshape(n_hid, n_out)
+    return X, y, W1, W2
+
+
+def small_network_weights() -> list[np.ndarray]:
+    """Fixed weights of the part 2 network (layers LAYERS, bias trick included)."""
+    n_in, n_hid, n_out = LAYERS
+    first = 0.7 * np.cos(1.1 * np.arange((n_in + 1) * (n_hid + 1))).reshape(n_in + 1, n_hid + 1)
+    last = 0.7 * np.sin(1.7 * np.arange((n_hid + 1) * n_out)).reshape(n_hid + 1, n_out)
+    return [first, last]
+
+
+def small_network_data():
+    """Inputs (without bias column) and 0/1 targets for the part 2 checks."""
+    X = 0.5 + 0.5 * np.sin(0.9 * np.arange(6 * LAYERS[0])).reshape(6, LAYERS[0])
+    T = (np.cos(1.3 * np.arange(6 * LAYERS[-1])).reshape(6, LAYERS[-1]) > 0).astype(float)
+    return X, T
+
+
+def _array(value, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise Mistake(f"{name} should be numbers, got {type(value).__name__}.") from None
+
+
+def _close(a, b) -> bool:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
+
+
+@contextmanager
+def _watching(ns: dict, user: str, cls=None):
+    """Record which building blocks (notebook functions, NeuralNetwork methods) get called."""
+    called: list[str] = []
+
+    def spy(name, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if name not in called:
+                called.append(name)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    saved = {n: ns[n] for n in _BUILDING_BLOCKS if n != user and callable(ns.get(n))}
+    methods = {}
+    if cls is not None:
+        methods = {n: cls.__dict__[n] for n in _METHODS if n != user and n in cls.__dict__}
+    for name, fn in saved.items():
+        ns[name] = spy(name, fn)
+    for name, fn in methods.items():
+        setattr(cls, name, spy(name, fn))
+    try:
+        yield called
+    finally:
+        ns.update(saved)
+        for name, fn in methods.items():
+            setattr(cls, name, fn)
+
+
+def _problem(diagnose, target) -> str | None:
+    """The message ``diagnose(target)`` stops with, or None (right, or failing otherwise)."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            diagnose(target)
+    except Mistake as found:
+        return str(found)
+    except Exception:
+        return None
+    return None
+
+
+def _blame(ns: dict, called: list[str], user: str, cls=None) -> str | None:
+    """A problem in a building block that ``user`` called, as a message naming both."""
+    for name in _BUILDING_BLOCKS:
+        if name in called and name != user:
+            text = _problem(_DIAGNOSE[name], ns[name])
+            if text:
+                return f"{user} relies on {name}, and {name} has a problem: {text}"
+    for name in _METHODS:
+        if cls is not None and name in called and name != user:
+            text = _problem(_DIAGNOSE[name], cls)
+            if text:
+                return f"{user} relies on {name}, and {name} has a problem: {text}"
+    return None
+
+
+def _run(user: str, fn, ns: dict, *args, cls=None, **kwargs):
+    """Call ``fn``; if it fails, blame a faulty building block it used."""
+    with _watching(ns, user, cls) as called:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                return fn(*args, **kwargs), called
+        except Exception as err:
+            failure = err
+    text = _blame(ns, called, user, cls)
+    if text:
+        raise Mistake(text) from None
+    raise failure
+
+
+def _small_sigmoid_prime(fn) -> None:
+    z = np.linspace(-4.5, 4.5, 10)
+    got = _array(_run("sigmoid_prime", fn, fn.__globals__, z.copy())[0], "sigmoid_prime(z)")
+    if got.shape != z.shape:
+        raise Mistake(f"sigmoid_prime must keep the shape of its input, got {got.shape}.")
+    if _matches(got, "sigmoid_prime"):
+        return
+    if _close(got, z * (1 - z)):
+        raise Mistake(MESSAGES["sigmoid_prime_of_activation"])
+    raise Mistake("sigmoid_prime(z) is not f(z) (1 - f(z)) for every entry of z.")
+
+
+def _small_forward(fn) -> None:
+    X, _, W1, W2 = small_problem()
+    m, _, n_hid, n_out = SHAPE
+    ns = fn.__globals__
+    out, called = _run("forward", fn, ns, X.copy(), W1.copy(), W2.copy())
+    if not isinstance(out, tuple | list) or len(out) != 4:
+        raise Mistake("forward should return four arrays: z2, a2, z3, y_hat.")
+    names = ("z2", "a2", "z3", "y_hat")
+    got = {k: _array(v, k) for k, v in zip(names, out, strict=True)}
+    want = {"z2": (m, n_hid), "a2": (m, n_hid), "z3": (m, n_out), "y_hat": (m, n_out)}
+    if any(got[k].shape != want[k] and got[k].shape == want[k][::-1] for k in names):
+        raise Mistake(MESSAGES["forward_transposed"])
+    for k in names:
+        if got[k].shape != want[k]:
+            raise Mistake(
+                f"For {m} examples, {n_hid} hidden units and {n_out} outputs, {k} should have "
+                f"the shape {want[k]}, not {got[k].shape}."
+            )
+    if all(_matches(got[k], f"forward_{k}") for k in names):
+        return
+    if _matches(got["z2"], "forward_z2") and _matches(got["a2"], "forward_a2"):
+        if _close(got["z3"], got["z2"] @ W2):
+            raise Mistake(MESSAGES["z3_from_z2"])
+        if _matches(got["z3"], "forward_z3") and _close(got["y_hat"], got["z3"]):
+            raise Mistake(MESSAGES["output_not_squashed"])
+    first = next(k for k in names if not _matches(got[k], f"forward_{k}"))
+    raise Mistake(f"{first} is wrong while the arrays before it are right: see the equations.")
+
+
+def _small_cost(fn) -> None:
+    X, y, W1, W2 = small_problem()
+    ns = fn.__globals__
+    J, called = _run("cost_function", fn, ns, X.copy(), y.copy(), W1.copy(), W2.copy())
+    if not isinstance(J, float | np.floating):
+        if np.ndim(J) > 0 and _matches(np.sum(J), "cost"):
+            raise Mistake(MESSAGES["cost_not_a_float"])
+        raise Mistake(f"cost_function should return a float, got {type(J).__name__}.")
+    if _matches(J, "cost"):
+        return
+    for key, factor in (("cost_missing_half", 0.5), ("cost_mean", float(SHAPE[0]))):
+        if _matches(J * factor, "cost"):
+            raise Mistake(MESSAGES[key])
+    raise Mistake(
+        _blame(ns, called, "cost_function")
+        or "cost_function is wrong on a small problem: J = 1/2 times the sum of (y - y_hat)^2."
+    )
+
+
+def _small_cost_prime(fn) -> None:
+    X, y, W1, W2 = small_problem()
+    ns = fn.__globals__
+    out, called = _run("cost_function_prime", fn, ns, X.copy(), y.copy(), W1.copy(), W2.copy())
+    if not isinstance(out, tuple | list) or len(out) != 2:
+        raise Mistake("cost_function_prime should return two arrays: (dJdW1, dJdW2).")
+    g1, g2 = _array(out[0], "dJdW1"), _array(out[1], "dJdW2")
+    if (g1.shape, g2.shape) == (W1.T.shape, W2.T.shape) and W1.shape != W1.T.shape:
+        raise Mistake(MESSAGES["gradient_shapes_transposed"])
+    if g1.shape != W1.shape or g2.shape != W2.shape:
+        raise Mistake(
+            f"dJdW1 and dJdW2 should have the shapes of W1 {W1.shape} and W2 {W2.shape}, got "
+            f"{g1.shape} and {g2.shape}."
+        )
+    if _matches(g1, "grad_W1") and _matches(g2, "grad_W2"):
+        return
+    if _matches(-g1, "grad_W1") and _matches(-g2, "grad_W2"):
+        raise Mistake(MESSAGES["delta3_sign"])
+    if _matches(g1, "grad_W1_of_activation") and _matches(g2, "grad_W2_of_activation"):
+        raise Mistake(MESSAGES["prime_of_activation_in_backprop"])
+    raise Mistake(
+        _blame(ns, called, "cost_function_prime")
+        or "cost_function_prime is wrong on a small problem: compare it with the numerical "
+        "gradient of section 1.5 to see which weights differ."
+    )
+
+
+_DIAGNOSE = {
+    "sigmoid_prime": _small_sigmoid_prime,
+    "forward": _small_forward,
+    "cost_function": _small_cost,
+    "cost_function_prime": _small_cost_prime,
+}
+
+
+@_check
+def check_forward(forward, X, W1, W2) -> None:
+    """Are the four arrays of forward right on a small problem, and shaped right on the data?"""
+    _small_forward(forward)
+    out = forward(X, W1, W2)
+    m, n_hid, n_out = X.shape[0], W1.shape[1], W2.shape[1]
+    want = ((m, n_hid), (m, n_hid), (m, n_out), (m, n_out))
+    for name, value, shape in zip(("z2", "a2", "z3", "y_hat"), out, want, strict=True):
+        if np.shape(value) != shape:
+            raise Mistake(
+                f"On the notebook's data {name} should be {shape}, not {np.shape(value)}."
+            )
+
+
+@_check
+def check_cost_function(cost_function) -> None:
+    """Is cost_function a float, half the sum of squared errors, on a small problem?"""
+    _small_cost(cost_function)
+
+
+@_check
+def check_sigmoid_prime(sigmoid_prime) -> None:
+    """Does sigmoid_prime compute f(z) (1 - f(z)) from the net input z?"""
+    _small_sigmoid_prime(sigmoid_prime)
+    quarter = _array(sigmoid_prime(0.0), "sigmoid_prime(0)")
+    if abs(float(quarter) - 0.25) > 1e-12:
+        raise Mistake(f"sigmoid_prime(0) should be 0.25, got {quarter}.")
+
+
+@_check
+def check_cost_function_prime(cost_function_prime) -> None:
+    """Does cost_function_prime give dJ/dW1 and dJ/dW2 right on a small problem?"""
+    _small_cost_prime(cost_function_prime)
+
+
+@_check
+def check_numerical_gradient(compute_numerical_gradient, grad_numerical) -> None:
+    """Is the numerical gradient the central difference, flat, in get_params order?"""
+    X, y, W1, W2 = small_problem()
+    fn, ns = compute_numerical_gradient, compute_numerical_gradient.__globals__
+    result, called = _run(
+        "compute_numerical_gradient", fn, ns, X.copy(), y.copy(), W1.copy(), W2.copy(), 1e-4
+    )
+    got = _array(result, "the numerical gradient")
+    if got.shape != (W1.size + W2.size,):
+        raise Mistake(
+            f"The numerical gradient should be one flat vector of {W1.size + W2.size} entries "
+            f"(get_params order), got the shape {got.shape}."
+        )
+    if not _matches(got, "numerical"):
+        text = _blame(ns, called, "compute_numerical_gradient")
+        if text:  # a wrong cost_function makes every difference of costs wrong
+            raise Mistake(text)
+        if _matches(got, "numerical_one_sided"):
+            raise Mistake(MESSAGES["one_sided_difference"])
+        if _matches(got / 2, "numerical"):
+            raise Mistake(MESSAGES["numerical_not_halved"])
+        raise Mistake(
+            "The numerical gradient is wrong on a small problem: for each weight in "
+            "get_params order, (J(w + eps) - J(w - eps)) / (2 eps)."
+        )
+    if np.shape(grad_numerical) != (9,):
+        raise Mistake(f"grad_numerical should hold the 9 weights, got {np.shape(grad_numerical)}.")
+
+
+@_check
+def check_relative_difference(relative_difference, grad_numerical, grad_analytical) -> None:
+    """Is relative_difference right, and does the notebook's gradient check pass?"""
+    u = np.cos(np.arange(1.0, 8.0))
+    v = u + 0.3 * np.sin(np.arange(2.0, 9.0))
+    got = relative_difference(u.copy(), v.copy())
+    if not isinstance(got, float | np.floating):
+        raise Mistake(f"relative_difference should return a float, got {type(got).__name__}.")
+    if not _matches(got, "relative_difference"):
+        if _close(got, np.linalg.norm(u - v)):
+            raise Mistake(MESSAGES["relative_difference_unnormalised"])
+        raise Mistake("relative_difference is not ||n - a|| / ||n + a|| on two test vectors.")
+    numerical, analytical = _array(grad_numerical, "numerical"), _array(grad_analytical, "a")
+    if relative_difference(numerical, analytical) < 1e-8:
+        return
+    if numerical.shape == analytical.shape and np.allclose(analytical, -numerical, rtol=1e-5):
+        raise Mistake(MESSAGES["delta3_sign"])
+    prime = relative_difference.__globals__.get("cost_function_prime")
+    text = _problem(_small_cost_prime, prime) if callable(prime) else None
+    raise Mistake(
+        f"The gradient check fails, and cost_function_prime has a problem: {text}"
+        if text
+        else "The gradient check fails: the analytical gradient differs from the numerical one."
+    )
+
+
+@_check
+def check_train_bfgs(train_bfgs, X, y, W1, W2) -> None:
+    """Does train_bfgs return the costs from the start on, falling close to 0?"""
+    ns = train_bfgs.__globals__
+    inputs = [a.copy() for a in (X, W1, W2)]
+    result, called = _run("train_bfgs", train_bfgs, ns, X, y, W1, W2)
+    if any(not np.array_equal(a, b) for a, b in zip(inputs, (X, W1, W2), strict=True)):
+        raise Mistake("train_bfgs changed the arrays passed in: work on copies.")
+    if not isinstance(result, tuple | list) or len(result) != 3:
+        raise Mistake("train_bfgs should return (W1_trained, W2_trained, costs).")
+    A, B, costs = result
+    if not isinstance(costs, list) or not costs:
+        raise Mistake("costs should be a list: the starting cost, then one per iteration.")
+    if np.shape(A) != W1.shape or np.shape(B) != W2.shape:
+        raise Mistake("The trained weights should keep the shapes of W1 and W2.")
+    cost = ns.get("cost_function")
+    if callable(cost) and not np.isclose(costs[0], cost(X, y, W1, W2)):
+        raise Mistake("costs[0] should be the cost at the starting weights.")
+    if len(costs) >= 2 and costs[-1] < 1e-3 * costs[0]:
+        return
+    raise Mistake(
+        _blame(ns, called, "train_bfgs")
+        or f"BFGS did not bring the cost close to 0: {costs[0]:.4g} -> {costs[-1]:.4g}."
+    )
+
+
+def _network(cls, weights=True):
+    net = cls(list(LAYERS), alpha=ALPHA, seed=SEED)
+    if weights:
+        net.W = [w.copy() for w in small_network_weights()]
+    return net
+
+
+def _diagnose_init(cls) -> None:
+    net = cls([2, 2, 1], seed=0)
+    shapes = [np.shape(w) for w in getattr(net, "W", [])]
+    if len(shapes) == 2 and shapes[0] == (2, 2):
+        raise Mistake(MESSAGES["no_bias_trick"])
+    if len(shapes) == 2 and shapes[0] == (3, 3) and shapes[1] == (3, 2):
+        raise Mistake(MESSAGES["bias_in_output_layer"])
+    if shapes != [(3, 3), (3, 1)]:
+        raise Mistake(
+            f"A [2, 2, 1] network should have W of shapes (3, 3) and (3, 1), got {shapes}."
+        )
+    if list(net.layers) != [2, 2, 1] or net.alpha != 0.1:
+        raise Mistake("Store layers (as a list) and alpha (default 0.1) on the network.")
+
+
+def _diagnose_predict(cls) -> None:
+    X, _ = small_network_data()
+    net = _network(cls)
+    try:
+        with_bias = _array(net.predict(np.c_[X, np.ones(len(X))], add_bias=False), "predict")
+    except Exception:
+        with_bias = None
+    try:
+        out = _array(net.predict(X.copy()), "predict")
+    except Exception:
+        out = None
+    if with_bias is not None and _matches(with_bias, "predict"):
+        if out is None or out.shape != with_bias.shape:
+            raise Mistake(MESSAGES["predict_without_bias"])
+        if not _matches(out, "predict"):
+            raise Mistake(
+                "predict(X) should equal predict(X with a column of ones, add_bias=False)."
+            )
+        return
+    if out is None:
+        raise Mistake("predict fails on 6 examples of a [3, 4, 2] network.")
+    raise Mistake("predict gives wrong outputs for given weights: feed forward through every W.")
+
+
+def _diagnose_loss(cls) -> None:
+    X, T = small_network_data()
+    net = _network(cls)
+    loss, _ = _run("calculate_loss", net.calculate_loss, {}, X.copy(), T.copy(), cls=cls)
+    if not isinstance(loss, float | np.floating):
+        raise Mistake(f"calculate_loss should return a float, got {type(loss).__name__}.")
+    if _matches(loss, "loss"):
+        return
+    if _matches(loss / 2, "loss"):
+        raise Mistake(MESSAGES["loss_missing_half"])
+    raise Mistake("calculate_loss is wrong for given weights: half the sum of squared errors.")
+
+
+def _diagnose_fit_partial(cls) -> None:
+    X, T = small_network_data()
+    net = _network(cls)
+    net.fit_partial(np.r_[X[0], 1.0], T[0].copy())
+    shapes = [np.shape(w) for w in small_network_weights()]
+    if [np.shape(w) for w in net.W] != shapes:
+        raise Mistake(f"fit_partial must keep the weight shapes {shapes}.")
+    if _matches(net.W[0], "step_W0") and _matches(net.W[1], "step_W1"):
+        return
+    before = small_network_weights()
+    flipped = [2 * b - w for b, w in zip(before, net.W, strict=True)]
+    if _matches(flipped[0], "step_W0") and _matches(flipped[1], "step_W1"):
+        raise Mistake(MESSAGES["sgd_sign"])
+    raise Mistake("fit_partial makes a wrong step for given weights and one example.")
+
+
+_DIAGNOSE.update(
+    {
+        "predict": _diagnose_predict,
+        "calculate_loss": _diagnose_loss,
+        "fit_partial": _diagnose_fit_partial,
+    }
+)
+
+
+@_check
+def check_network_init(NeuralNetwork) -> None:
+    """Does __init__ store layers and alpha and make the weight matrices of the bias trick?"""
+    _diagnose_init(NeuralNetwork)
+
+
+@_check
+def check_network_seeded(NeuralNetwork) -> None:
+    """Are the initial weights seeded and standard normal divided by sqrt(n)?"""
+    first, again = _network(NeuralNetwork, False), _network(NeuralNetwork, False)
+    if not all(np.array_equal(u, v) for u, v in zip(first.W, again.W, strict=True)):
+        raise Mistake("The same seed must give the same weights: use np.random.default_rng(seed).")
+    if _matches(first.W[0], "init_W0") and _matches(first.W[1], "init_W1"):
+        return
+    scaled = [w / np.sqrt(n) for w, n in zip(first.W, LAYERS, strict=False)]
+    if _matches(scaled[0], "init_W0") and _matches(scaled[1], "init_W1"):
+        raise Mistake(MESSAGES["unscaled_init"])
+    raise Mistake(
+        "The initial weights are not rng.standard_normal(shape) / sqrt(n), in layer order."
+    )
+
+
+@_check
+def check_network_repr(NeuralNetwork) -> None:
+    """Does repr give 'NeuralNetwork: 2-2-1' style names?"""
+    for layers in ([2, 2, 1], [64, 32, 16, 10]):
+        want = "NeuralNetwork: " + "-".join(map(str, layers))
+        got = repr(NeuralNetwork(layers, seed=0))
+        if got != want:
+            raise Mistake(f"repr should be {want!r}, got {got!r}.")
+
+
+@_check
+def check_predict(NeuralNetwork) -> None:
+    """Does predict feed examples through the network, bias column added when asked?"""
+    _diagnose_predict(NeuralNetwork)
+    net = _network(NeuralNetwork)
+    if np.shape(net.predict(small_network_data()[0][0])) != (1, LAYERS[-1]):
+        raise Mistake("A single example (a 1-D array) should give one row of outputs.")
+
+
+@_check
+def check_calculate_loss(NeuralNetwork) -> None:
+    """Is calculate_loss half the sum of squared errors of predict?"""
+    _diagnose_loss(NeuralNetwork)
+
+
+@_check
+def check_fit_partial(NeuralNetwork) -> None:
+    """Does fit_partial make one exact SGD step on one example?"""
+    _diagnose_fit_partial(NeuralNetwork)
+
+
+@_check
+def check_fit(NeuralNetwork) -> None:
+    """Does fit train example by example and record the loss at the right epochs?"""
+    X, T = small_network_data()
+    net = _network(NeuralNetwork)
+    losses, called = _run("fit", net.fit, {}, X.copy(), T.copy(), 5, 2, cls=NeuralNetwork)
+    if not isinstance(losses, list):
+        raise Mistake(
+            f"fit should return the list of recorded losses, not {type(losses).__name__}."
+        )
+    if not _matches(net.W[0], "fit_W0"):
+        raise Mistake(
+            _blame({}, called, "fit", NeuralNetwork)
+            or "fit ends with other weights than fit_partial on every example, in order, "
+            "epoch after epoch."
+        )
+    if len(losses) == 3 and _matches(losses, "fit_losses"):
+        return
+    raise Mistake(_blame({}, called, "fit", NeuralNetwork) or MESSAGES["losses_at_wrong_epochs"])

@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import nbformat
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import find_all_files
 from traitlets.config import Config, PyFileConfigLoader
@@ -94,6 +95,32 @@ def support_files(cfg: Config, coursedir: CourseDirectory, assignment: str) -> d
         if rel not in keep:
             files[rel] = Path(name).read_bytes()
     return files
+
+
+def cell_order(coursedir: CourseDirectory, assignment: str) -> dict[str, list[str]]:
+    """The grade_ids of each notebook's nbgrader cells in the order students received them.
+
+    The release is read (the source where there is none); the hardened OverwriteCells puts a
+    deleted test cell back after the cell that preceded it there.
+
+    Args:
+        coursedir: the course directory.
+        assignment: the assignment name.
+
+    Returns:
+        notebook name -> grade_ids in notebook order.
+    """
+    order: dict[str, list[str]] = {}
+    for step in (coursedir.release_directory, coursedir.source_directory):
+        folder = Path(coursedir.format_path(step, ".", assignment))
+        for path in sorted(folder.glob("*.ipynb")):
+            try:
+                nb = nbformat.read(path, as_version=4)
+            except Exception:  # unreadable: take the other copy, or none
+                continue
+            ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.cells]
+            order.setdefault(path.stem, [i for i in ids if i])
+    return order
 
 
 def read_submission(folder: Path, student: str, support: dict, ignore: list) -> SubmissionFiles:

@@ -13,6 +13,7 @@ from pathlib import Path
 from ds4023 import gradebook_io
 from ds4023.course_dir import (
     GradingError,
+    cell_order,
     grading_config,
     load_course,
     submission_timestamp,
@@ -80,6 +81,8 @@ class Recorder:
         spec = gradebook_io.assignment_spec(self.db_url, self.course_id, assignment)
         support = support_files(self.cfg, self.coursedir, assignment)
         config = grading_config(self.cfg)
+        restore = config.setdefault("RestoringOverwriteCells", {})
+        restore["cell_order"] = cell_order(self.coursedir, assignment)
         fprint = fingerprint(spec, support, {**config, "setup_hook": self.setup_hook})
         self.plans[assignment] = {"spec": spec, "support": support, "config": config, "fp": fprint}
         return self.plans[assignment]

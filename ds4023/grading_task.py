@@ -27,6 +27,7 @@ from ds4023.nbgrader_hooks import (
     find_execute,
     tracked_preprocessors,
 )
+from ds4023.nbgrader_restore import sanitize_chain
 
 GRADED = "graded"
 FAILED = "failed"
@@ -182,6 +183,9 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         cfg.CourseDirectory.course_id = bundle.course_id
         cfg.CourseDirectory.assignment_id = bundle.assignment
         cfg.CourseDirectory.student_id = submission.student
+        cfg.Autograde.sanitize_preprocessors = sanitize_chain(
+            cfg.Autograde.get("sanitize_preprocessors")
+        )
         cfg.Autograde.autograde_preprocessors = tracked_preprocessors(cfg)
         if "shutdown_kernel" not in cfg.Execute:  # outputs are in; no need to wait politely
             cfg.Execute.shutdown_kernel = "immediate"

@@ -8,9 +8,15 @@ import signal
 import threading
 import time
 
+import nbformat
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade
+from traitlets import Integer
 from traitlets.config import Config
+
+from ds4023.code_review import HeldForReview, ReviewCode
+from ds4023.nbgrader_restore import NotThisNotebook
 
 # Execute instances running in this process, by thread, so a watchdog can find the kernel.
 RUNNING: dict[int, TrackedExecute] = {}
@@ -19,10 +25,24 @@ RUNNING: dict[int, TrackedExecute] = {}
 class TrackedExecute(Execute):
     """nbgrader's Execute preprocessor that remembers the running cell and its kernel.
 
-    It behaves exactly like ``Execute``; in addition it times kernel start-up and the cells,
-    records which cell was running (for the failure reason when the kernel dies) and lets
-    the task's watchdog kill the kernel's process group when the submission overruns.
+    It behaves like ``Execute``; in addition it times kernel start-up and the cells, records
+    which cell was running (for the failure reason when the kernel dies) and lets the task's
+    watchdog kill the kernel's process group when the submission overruns. Against hostile
+    code it also:
+
+    - keeps at most ``max_output_bytes`` of each cell's output while the cell runs (nbgrader's
+      LimitOutput only counts lines, after the whole output is in memory), never dropping an
+      error or the fact that something went to stderr;
+    - scores a test cell whose execution ended in an error 0 whatever else it printed: an
+      ``execute_result`` the student's code emitted before the error would otherwise be taken
+      as a partial score;
+    - waits ``iopub_timeout`` = 30 s (not 4 s) for the output of a cell that printed a lot.
     """
+
+    max_output_bytes = Integer(
+        2 * 2**20, help="most bytes of output kept per cell; the rest is dropped as it arrives"
+    ).tag(config=True)
+    iopub_timeout = Integer(30, help=Execute.iopub_timeout.help).tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
         self.current = None
@@ -39,6 +59,8 @@ class TrackedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         self.current = (index, grade_id)
+        self._output_bytes, self._dropped = 0, set()
+        self.interrupted = False
         now = time.perf_counter()
         if self.first_cell_at is None:
             self.first_cell_at = now
@@ -46,6 +68,37 @@ class TrackedExecute(Execute):
             return super().preprocess_cell(cell, resources, index)
         finally:
             self.cell_seconds += time.perf_counter() - now
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        kind = msg.get("msg_type")
+        size = len(content.get("text", ""))
+        size += sum(len(str(v)) for v in content.get("data", {}).values())
+        size += sum(len(line) for line in content.get("traceback", []))
+        self._output_bytes = getattr(self, "_output_bytes", 0) + size
+        limit = self.max_output_bytes
+        if self._output_bytes <= limit or kind == "error":
+            return super().output(outs, msg, display_id, cell_index)
+        if kind == "execute_result":  # kept (it may be a score), its contents cut short
+            content["data"] = {k: str(v)[:1000] for k, v in content.get("data", {}).items()}
+            return super().output(outs, msg, display_id, cell_index)
+        stream = content.get("name") if kind == "stream" else "stdout"
+        if stream not in self._dropped:  # say so once per stream (stderr counts for nbgrader)
+            self._dropped.add(stream)
+            text = f"\n... output truncated by the grader: more than {limit} bytes ...\n"
+            outs.append(nbformat.v4.new_output("stream", name=stream, text=text))
+        return None
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self.interrupted = True  # the cell ran past its limit: the kernel is being interrupted
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        cell, reply = kwargs.get("cell"), kwargs.get("execute_reply") or {}
+        failed = reply.get("content", {}).get("status") == "error"
+        if cell is not None and is_grade(cell) and failed:
+            cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
 
     def kill_kernel(self) -> None:
         """Kill the kernel and every process it started (its process group)."""
@@ -112,6 +165,10 @@ def describe_failure(err: BaseException | None, execute: TrackedExecute | None, 
     name = type(err).__name__ if err is not None else "error"
     if timed_out:
         return f"stopped: the submission ran longer than its {timed_out:g} s limit{where}"
+    if isinstance(err, HeldForReview | NotThisNotebook):
+        return str(err)[:600]
+    if name == "CellTimeoutError" and not getattr(execute, "interrupted", True):
+        return f"the output of a cell could not be collected in time (it printed too much){where}"
     if name == "CellTimeoutError":
         return f"a cell ran past its time limit and ignored the interrupt{where}"
     if name == "DeadKernelError":
@@ -125,10 +182,17 @@ def describe_failure(err: BaseException | None, execute: TrackedExecute | None, 
 
 
 def tracked_preprocessors(cfg: Config) -> list:
-    """The autograde preprocessors (configured or nbgrader's), with Execute swapped for ours."""
+    """The autograde preprocessors (configured or nbgrader's): Execute swapped for ours, and the
+    code review (:class:`~ds4023.code_review.ReviewCode`) right before it."""
     configured = cfg.Autograde.get("autograde_preprocessors")
     chain = configured or Autograde.class_traits()["autograde_preprocessors"].default()
-    return [TrackedExecute if p is Execute else p for p in chain]
+    out = []
+    for p in chain:
+        if p is Execute or p is TrackedExecute:
+            out += [ReviewCode, TrackedExecute]
+        elif p is not ReviewCode:
+            out.append(p)
+    return out
 
 
 def find_execute(grader: Autograde) -> TrackedExecute | None:

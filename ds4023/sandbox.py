@@ -165,12 +165,14 @@ def write_kernelspec(
     name: str = KERNEL_NAME,
     python: str | None = None,
     extra_readonly: tuple[str, ...] = (),
+    protect_files: bool = True,
 ) -> str:
     """Write a kernelspec that runs ipykernel in the sandbox; nothing is started yet.
 
     The kernel must be started with its working directory at ``workdir`` or below it (nbclient
     starts it in the notebook's folder). It then sees a private copy of that one folder (regular
-    files matching ``expose``, never notebooks or symlinks), read-only system folders, the venv
+    files matching ``expose``, never notebooks or symlinks; read-only unless ``protect_files``
+    is False, new files allowed), read-only system folders, the venv
     and its base interpreter, an empty /tmp and its own /proc; nothing else.
 
     Args:
@@ -185,6 +187,8 @@ def write_kernelspec(
         name: kernelspec name to pass as ``Execute.kernel_name``.
         python: interpreter of the kernel (the venv's); defaults to this interpreter.
         extra_readonly: more folders to show read-only, e.g. a conda prefix.
+        protect_files: keep the copied files root's and read-only, in a sticky folder: the
+            kernel may add files but cannot change, delete or replace the data a test reads.
 
     Returns:
         The kernel name.
@@ -215,6 +219,7 @@ def write_kernelspec(
         "hidden_paths": hidden,
         "network": network,
         "output_bytes": HOST_OUTPUT_BYTES,
+        "protect_files": protect_files,
         "seccomp": seccomp.hex() if (seccomp := build_filter(platform.machine())) else None,
         "limits": asdict(limits or Limits()),
     }

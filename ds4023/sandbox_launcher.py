@@ -74,8 +74,14 @@ def _exposed(rel: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def _copy_tree(src_fd: int, dest: str, rel: str, patterns: list[str], uid: int) -> None:
-    """Copy regular files (never following symlinks) from the host folder into the sandbox."""
+def _copy_tree(
+    src_fd: int, dest: str, rel: str, patterns: list[str], uid: int, protect: bool = False
+) -> None:
+    """Copy regular files (never following symlinks) from the host folder into the sandbox.
+
+    With ``protect`` the copies stay root's and read-only in sticky folders: the kernel can add
+    files next to them but cannot change, delete or rename them (data a test reads by name).
+    """
     for entry in os.scandir(src_fd):
         sub = os.path.join(rel, entry.name) if rel else entry.name
         st = os.stat(entry.name, dir_fd=src_fd, follow_symlinks=False)
@@ -84,13 +90,17 @@ def _copy_tree(src_fd: int, dest: str, rel: str, patterns: list[str], uid: int) 
             fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src_fd)
             try:
                 os.mkdir(target, 0o755)
-                os.chown(target, uid, uid)
-                _copy_tree(fd, target, sub, patterns, uid)
+                if protect:
+                    os.chmod(target, 0o1777)
+                else:
+                    os.chown(target, uid, uid)
+                _copy_tree(fd, target, sub, patterns, uid, protect)
             finally:
                 os.close(fd)
         elif stat.S_ISREG(st.st_mode) and _exposed(sub, patterns):
             src = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src_fd)
-            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, st.st_mode & 0o755 | 0o600)
+            mode = st.st_mode & 0o555 | 0o444 if protect else st.st_mode & 0o755 | 0o600
+            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             try:
                 offset = 0
                 while offset < st.st_size:
@@ -98,7 +108,8 @@ def _copy_tree(src_fd: int, dest: str, rel: str, patterns: list[str], uid: int) 
                     if sent == 0:
                         break
                     offset += sent
-                os.fchown(dst, uid, uid)
+                if not protect:
+                    os.fchown(dst, uid, uid)
             finally:
                 os.close(src)
                 os.close(dst)
@@ -200,9 +211,11 @@ def _build_root(cfg: dict, conn: dict, uid: int, net: bool) -> str:
                 "tmpfs", _in_root(root, path), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k"
             )
     sandbox_wd = _in_root(root, workdir)
-    _tmpfs(sandbox_wd, limits["workdir_copy_bytes"], "0755")
-    os.chown(sandbox_wd, uid, uid)
-    _copy_tree(wd_fd, sandbox_wd, "", cfg["expose"], uid)
+    protect = cfg.get("protect_files", False)
+    _tmpfs(sandbox_wd, limits["workdir_copy_bytes"], "1777" if protect else "0755")
+    if not protect:
+        os.chown(sandbox_wd, uid, uid)
+    _copy_tree(wd_fd, sandbox_wd, "", cfg["expose"], uid, protect)
     vfs = os.statvfs(sandbox_wd)  # now cap what the kernel may add to the copied files
     used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
     room = f"size={used + limits['tmp_bytes']}"

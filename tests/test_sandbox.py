@@ -213,17 +213,33 @@ def test_own_folder_holds_data_but_no_notebook_or_symlink(course, kernel):
 
 
 def test_writes_stay_inside_the_sandbox(course, kernel):
-    """Do files the kernel deletes or writes in its folder stay untouched on the host?"""
-    result = run(
+    """Can the kernel add files but not change its data files, and does nothing reach the host?"""
+    attempts = run_json(
         kernel,
         """
-        import os
-        os.remove("ex4data1.mat")
-        open("planted.py", "w").write("raise SystemExit")
-        open("/tmp/scratch-file", "w").write("x")
+        import json, os
+
+        def attempt(action):
+            try:
+                action()
+                return "done"
+            except OSError as err:
+                return type(err).__name__
+
+        print(json.dumps([
+            attempt(lambda: os.remove("ex4data1.mat")),
+            attempt(lambda: open("ex4data1.mat", "wb").write(b"forged")),
+            attempt(lambda: os.rename("ex4data1.mat", "moved.mat")),
+            attempt(lambda: os.chmod("ex4data1.mat", 0o666)),
+            attempt(lambda: open("planted.py", "w").write("raise SystemExit")),
+            attempt(lambda: open("/tmp/scratch-file", "w").write("x")),
+            open("ex4data1.mat", "rb").read().decode(),
+        ]))
         """,
     )
-    assert result.status == "ok"
+    assert attempts[:4] == ["PermissionError"] * 4  # the data a test reads by name stays put
+    assert attempts[4:6] == ["done", "done"]  # new files are fine, and thrown away
+    assert attempts[6] == DATA.decode()
     assert (course.workdir / "ex4data1.mat").read_bytes() == DATA
     assert not (course.workdir / "planted.py").exists()
 

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import dask
 from distributed import Client, KilledWorker, LocalCluster, WorkerPlugin, as_completed, wait
-from distributed.utils import get_mp_context
+from distributed.comm import CommClosedError
+from distributed.utils import get_mp_context, silence_logging_cmgr
 
 from ds4023.grading_pool import RUN_PREFIX, Job, WorkerStartError, _crashed, _remove_stale_runs
 from ds4023.grading_task import AssignmentBundle, GradeResult, SubmissionFiles, grade_submission
@@ -173,7 +174,7 @@ def start_embedded(workers: int, log_dir: str | None = None) -> tuple[Client, Ca
 
     def stop() -> None:
         with contextlib.suppress(Exception):
-            client.close()
+            client.close(timeout=5)
         with contextlib.suppress(Exception):
             cluster.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -195,9 +196,12 @@ def connect(address: str) -> tuple[Client, Callable[[], None]]:
     """
     timeout = float(os.environ.get(CONNECT_TIMEOUT_ENV) or 20)
     patience = float(os.environ.get(WORKER_WAIT_ENV) or 120)
+    quiet = contextlib.ExitStack()  # Dask's own tracebacks would bury the one error line
+    quiet.enter_context(silence_logging_cmgr(logging.CRITICAL))
     try:
         client = Client(address, timeout=timeout)
     except Exception as err:
+        quiet.close()
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise ClusterError(
             f"cannot reach the Dask scheduler at {address} ({first}): start `dask scheduler` "
@@ -207,11 +211,18 @@ def connect(address: str) -> tuple[Client, Callable[[], None]]:
         client.wait_for_workers(1, timeout=patience)
     except Exception:
         client.close()
+        quiet.close()
         raise ClusterError(
             f"the Dask scheduler at {address} has no worker after {patience:g} s: start "
             f"`dask worker {address} --nthreads 1` on the grading machines (docs/scaling.md)"
         ) from None
-    return client, client.close
+
+    def stop() -> None:
+        with contextlib.suppress(Exception):
+            client.close(timeout=5)
+        quiet.close()
+
+    return client, stop
 
 
 def check_workers(client: Client, bundles: dict[str, AssignmentBundle]) -> None:
@@ -229,6 +240,11 @@ def check_workers(client: Client, bundles: dict[str, AssignmentBundle]) -> None:
     here = _describe_worker([])["versions"]
     try:
         found = client.run(_describe_worker, hooks)
+    except (OSError, CommClosedError) as err:
+        raise ClusterError(
+            f"lost the connection to the Dask scheduler ({type(err).__name__}): check that it "
+            "is still running, then run again"
+        ) from None
     except Exception as err:
         first = (str(err).strip().splitlines() or [type(err).__name__])[0][:200]
         raise ClusterError(

@@ -147,7 +147,9 @@ def start_embedded(workers: int, log_dir: str | None = None) -> tuple[Client, Ca
     _remove_stale_runs()
     scratch = tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-")
     try:
-        with dask.config.set(EMBEDDED_CONFIG):
+        # Dask puts its scratch folders first on sys.path: keep them all in this private
+        # folder, never in a shared /tmp/dask-scratch-space another user could have made.
+        with dask.config.set({**EMBEDDED_CONFIG, "temporary-directory": scratch}):
             # Workers fork from a server that has imported distributed and nbgrader once
             # (spawn would pay those imports again in every worker, seconds each).
             get_mp_context()

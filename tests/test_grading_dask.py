@@ -83,10 +83,11 @@ class ExternalCluster:
 
     def _spawn(self, name: str, *args: list) -> None:
         cmd = [sys.executable, "-m", "dask", *(str(a) for part in args for a in part)]
+        env = {**nbgrader_env(), "DASK_TEMPORARY_DIRECTORY": str(self.root)}  # private scratch
         with open(self.root / f"{name}.log", "wb") as log:
             self.procs[name] = subprocess.Popen(
                 cmd,
-                env=nbgrader_env(),
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

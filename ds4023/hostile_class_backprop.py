@@ -309,7 +309,7 @@ HOSTILE: tuple[Hostile, ...] = (
     Hostile(
         "deaf_to_interrupts",
         "resource",
-        "ignores SIGINT, then loops forever: the interrupt cannot stop it",
+        "plot_image loops forever, catching every KeyboardInterrupt: interrupts cannot stop it",
         changes=(Replace("plot_image_code", _DEAF), _NO_CALL),
         failed="ignored the interrupt",
     ),

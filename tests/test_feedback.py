@@ -140,3 +140,23 @@ def test_hidden_regions_and_what_their_outputs_quote_are_scrubbed():
     assert cell.outputs[1].traceback == ["AssertionError: "]
     assert plain.outputs[0].traceback == ["line 1", "E: v"]  # no hidden region: untouched
     assert "f(2)" not in nbformat.writes(nb)
+
+
+def test_a_student_cell_quoting_a_hidden_test_is_scrubbed_too():
+    """If a student's own cell prints a line it caught of a hidden test, is that line removed?"""
+    meta = {"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}}
+    source = "assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(2) == 4  # secret\n"
+    source += "### END HIDDEN TESTS"
+    test = new_code_cell(source, metadata=meta)
+    student = new_code_cell("print(caught)")
+    student.outputs = [
+        new_output("stream", name="stdout", text="I saw:\nassert f(2) == 4  # secret\n"),
+        new_output("execute_result", data={"text/plain": "'assert f(2) == 4  # secret'"}),
+        new_output("error", ename="E", evalue="x", traceback=["assert f(2) == 4  # secret"]),
+    ]
+    nb = new_notebook(cells=[test, student])
+    HideHiddenTests().preprocess(nb, {})
+    assert student.outputs[0].text == f"I saw:\n{REDACTED}\n"
+    assert student.outputs[1].data["text/plain"] == REDACTED
+    assert student.outputs[2].traceback == [REDACTED]  # a student's own traceback stays whole
+    assert "secret" not in nbformat.writes(nb)

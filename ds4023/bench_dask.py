@@ -17,7 +17,8 @@ import nbformat
 
 from ds4023 import COURSE_ROOT
 from ds4023.batch_grade import grade_course
-from ds4023.grading_dask import check_workers, run_dask, start_embedded
+from ds4023.dask_cluster import check_workers, start_embedded
+from ds4023.grading_dask import run_dask
 from ds4023.grading_pool import run_local
 from ds4023.release import run_nbgrader
 
@@ -28,8 +29,8 @@ WORKERS = (1, 2, 4)
 _COLD_START = """
 import json, time
 t0 = time.perf_counter()
-from ds4023.grading_dask import check_workers, run_dask, start_embedded
-from ds4023.grading_pool import run_local
+import ds4023.batch_grade, ds4023.grading_dask
+from ds4023.dask_cluster import check_workers, start_embedded
 t1 = time.perf_counter()
 client, stop = start_embedded({workers})
 check_workers(client, {{}})

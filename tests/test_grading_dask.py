@@ -31,8 +31,8 @@ from grading_course import (
 )
 
 from ds4023 import batch_grade
+from ds4023.dask_cluster import CONNECT_TIMEOUT_ENV, ClusterError
 from ds4023.gradebook_io import grade_table
-from ds4023.grading_dask import CONNECT_TIMEOUT_ENV, ClusterError
 from ds4023.grading_state import GradingState
 
 pytestmark = pytest.mark.timeout(600)

@@ -32,7 +32,7 @@ from grading_course import (
 )
 from nbgrader.api import Gradebook
 
-from ds4023 import batch_grade
+from ds4023 import batch_grade, sandbox
 from ds4023.course_dir import read_submission
 from ds4023.gradebook_io import FAILURE_COMMENT, grade_table
 from ds4023.grading_pool import Job, WorkerStartError, run_local
@@ -170,7 +170,10 @@ def test_a_killed_run_resumes_to_the_grades_of_an_uninterrupted_run(tmp_path_fac
     recorded = len(json.loads(state_file.read_text())["entries"])
     assert 1 <= recorded < len(STUDENTS)
     with course_env():
-        resumed = batch_grade.grade_course(course, workers=2, progress=False)
+        # the same settings as the killed command line (sandboxed kernels), so its work counts
+        resumed = batch_grade.grade_course(
+            course, workers=2, progress=False, setup_hook=sandbox.GRADING_HOOK
+        )
     assert resumed.skipped == recorded
     assert resumed.graded_now == len(STUDENTS) - recorded
     assert table_of(course) == table_of(reference)

@@ -135,8 +135,11 @@ def bench_dask(course: Path, quick: bool) -> dict:
     out["task_median"] = {
         e: statistics.median(r["task_median"] for r in serial[e]) for e in RUNNERS
     }
-    cost = {e: out["idle_per_task"][e] + out["task_median"][e] for e in RUNNERS}
-    out["overhead_per_task"] = cost["dask"] - cost["local"]
+    # paired by class size (each pair ran back to back), median over the pairs
+    pairs = zip(serial["local"], serial["dask"], strict=True)
+    out["overhead_per_task"] = statistics.median(
+        (d["idle"] + d["task_median"]) - (loc["idle"] + loc["task_median"]) for loc, d in pairs
+    )
     return out
 
 

@@ -127,8 +127,8 @@ class Hostile:
         kind: ``resource``, ``tampering``, ``fooling`` or ``outside``.
         story: one line saying what the submission does.
         base: the sample student whose work it starts from (its expected row is the basis).
-        fast: cut the training to 5 evaluations (training_accuracy then scores 0), so that
-            the corpus grades quickly.
+        fast: apply the table's ``FAST_EDITS`` (training cut to 5 evaluations, so
+            training_accuracy scores 0; figures skipped), so that the corpus grades quickly.
         edits: text substitutions (as in the sample class) on top of the base student's.
         changes: structural changes to the notebook, applied after the edits.
         origin: ``release`` (the current release), ``old_release`` (a release made from the
@@ -178,7 +178,7 @@ class Outcome:
 
 
 def load_corpus(assignment: str):
-    """Import an assignment's corpus table (``HOSTILE``, ``LEGIT``, ``FAST_EDIT`` ...).
+    """Import an assignment's corpus table (``HOSTILE``, ``LEGIT``, ``FAST_EDITS`` ...).
 
     Raises:
         SampleClassError: the assignment has no corpus.
@@ -235,7 +235,7 @@ def hostile_notebook(h: Hostile, assignment: str, course_root: Path) -> Notebook
         for key, text in table.OLD_SOURCE_CELLS.items():
             source.cells[_find(source, key)].source = text
     base = {s.name: s for s in sample_class.load_table(name).STUDENTS}[h.base]
-    edits = base.edits + ((table.FAST_EDIT,) if h.fast else ()) + h.edits
+    edits = base.edits + (table.FAST_EDITS if h.fast else ()) + h.edits
     student = Student(h.name, h.story, base.solved, edits)
     nb = sample_class.student_notebook(source, sample_class.release_notebook(source), student)
     for change in h.changes:

@@ -19,7 +19,13 @@ from ds4023.sample_class_backprop import POINTS
 LEGIT = ("correct", "cost_not_divided_by_m")
 #: The part that needs the full training; corpus students train for 5 evaluations only.
 TRAINING_PART = "training_accuracy"
-FAST_EDIT = Edit("train", '"maxfun": 250', '"maxfun": 5')
+#: What makes a corpus student quick: 5 training evaluations, and no 100-digit figures (plain
+#: cells a student may change; no grade depends on them).
+FAST_EDITS = (
+    Edit("train", '"maxfun": 250', '"maxfun": 5'),
+    Edit("show-100-before", "plot_100_image(X)", "# plot_100_image(X)  (skipped)"),
+    Edit("show-100-after", "plot_100_image(X)", "# plot_100_image(X)  (skipped)"),
+)
 #: Another assignment of the course, handed in as if it were this one.
 OTHER_ASSIGNMENT = "mlp_from_scratch"
 #: How the "old release" differed from the current source: a weaker cost test.

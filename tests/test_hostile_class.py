@@ -1,10 +1,11 @@
 """The hostile corpus graded together with legitimate students: every outcome as expected.
 
 Slow: one session fixture generates the corpus (``ds4023.hostile_class``) in a course copy and
-grades it with the legitimate students through ``grade_course`` exactly as ``make autograde``
-does (sandboxed kernels, two workers), with short limits of its own: 60 s per cell (the
-legitimate students' training cell takes 13-30 s on two busy cores; the endless loops cost one
-limit each) and 180 s per submission. About 7 minutes on the 2-core development machine.
+grades it with the legitimate students through ``grade_course`` as ``make autograde`` does
+(sandboxed kernels, two workers), with limits of its own: 40 s per cell for the corpus (its
+cells take seconds; each endless loop costs one limit), 180 s per cell for the two legitimate
+students (their training cell takes 13 s alone, up to 45 s on a busy machine) and 240 s per
+submission. About 6 minutes on the 2-core development machine.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ pytestmark = [
 ]
 
 ASSIGNMENT = "backprop"
-CELL_TIMEOUT = 60
-SUBMISSION_TIMEOUT = 180
+CELL_TIMEOUT = 40
+LEGIT_CELL_TIMEOUT = 180
+SUBMISSION_TIMEOUT = 240
 #: What must stay byte-identical, in the course copy and in the repository.
 GUARDED = ("source", "release", "data")
 
@@ -58,6 +60,14 @@ def tree_hashes(root: Path) -> dict[str, str]:
             if path.is_file():
                 found[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
+
+
+def sandbox_with_limits(config, scratch):
+    """The grading hook of ``make autograde`` (the sandbox) plus this test's cell limits."""
+    cleanup = sandbox.grading_hook(config, scratch)
+    student = config.CourseDirectory.student_id
+    config.Execute.timeout = LEGIT_CELL_TIMEOUT if student in LEGIT else CELL_TIMEOUT
+    return cleanup
 
 
 @dataclass
@@ -87,7 +97,7 @@ def graded(tmp_path_factory) -> Graded:
             course,
             assignment=ASSIGNMENT,
             workers=2,
-            setup_hook=sandbox.GRADING_HOOK,
+            setup_hook="test_hostile_class:sandbox_with_limits",
             submission_timeout=SUBMISSION_TIMEOUT,
             progress=False,
         )

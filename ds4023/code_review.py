@@ -15,93 +15,28 @@ from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor
 
 #: Modules a notebook of this course only needs to inspect or rewrite the interpreter itself.
 FORBIDDEN_MODULES = frozenset(
-    {
-        "builtins",
-        "inspect",
-        "gc",
-        "ctypes",
-        "linecache",
-        "importlib",
-        "IPython",
-        "ipykernel",
-        "traceback",
-        "dis",
-        "pickle",
-        "marshal",
-        "dill",
-        "cloudpickle",
-        "shelve",
-        "runpy",
-        "code",
-        "codeop",
-        "tracemalloc",
-        "__main__",
-    }
+    (
+        "builtins inspect gc ctypes linecache importlib IPython ipykernel traceback dis pickle "
+        "marshal dill cloudpickle shelve runpy code codeop tracemalloc __main__"
+    ).split()
 )
 #: Names that give code the interpreter's namespaces, its history or a way to run hidden text.
 FORBIDDEN_NAMES = frozenset(
-    {
-        "In",
-        "Out",
-        "get_ipython",
-        "globals",
-        "locals",
-        "vars",
-        "exec",
-        "eval",
-        "compile",
-        "__import__",
-        "setattr",
-        "delattr",
-        "breakpoint",
-        "__builtins__",
-        "__loader__",
-        "__spec__",
-    }
+    (
+        "In Out get_ipython globals locals vars exec eval compile __import__ setattr delattr "
+        "breakpoint __builtins__ __loader__ __spec__"
+    ).split()
 )
 _HISTORY = re.compile(r"_(i{1,3}|ih|oh|dh|i?\d+)")
 #: Attributes that expose frames, code, namespaces or the kernel's display and error machinery.
 FORBIDDEN_ATTRIBUTES = frozenset(
-    {
-        "__dict__",
-        "__code__",
-        "__globals__",
-        "__builtins__",
-        "__closure__",
-        "__defaults__",
-        "__kwdefaults__",
-        "__setattr__",
-        "__delattr__",
-        "__subclasses__",
-        "__import__",
-        "f_globals",
-        "f_locals",
-        "f_back",
-        "f_builtins",
-        "f_code",
-        "tb_frame",
-        "tb_next",
-        "gi_frame",
-        "cr_frame",
-        "ag_frame",
-        "cell_contents",
-        "co_consts",
-        "co_code",
-        "_getframe",
-        "settrace",
-        "setprofile",
-        "addaudithook",
-        "displayhook",
-        "excepthook",
-        "last_traceback",
-        "last_value",
-        "set_custom_exc",
-        "showtraceback",
-        "chdir",
-        "fchdir",
-        "CodeType",
-        "FunctionType",
-    }
+    (
+        "__dict__ __code__ __globals__ __builtins__ __closure__ __defaults__ __kwdefaults__ "
+        "__setattr__ __delattr__ __subclasses__ __import__ f_globals f_locals f_back f_builtins "
+        "f_code tb_frame tb_next gi_frame cr_frame ag_frame cell_contents co_consts co_code "
+        "_getframe settrace setprofile addaudithook displayhook excepthook last_traceback "
+        "last_value set_custom_exc showtraceback chdir fchdir CodeType FunctionType"
+    ).split()
 )
 #: ``sys.<name>`` that reach every loaded module or the import machinery.
 SYS_ATTRIBUTES = frozenset({"modules", "meta_path", "path_hooks", "path_importer_cache"})

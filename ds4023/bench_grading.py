@@ -8,9 +8,9 @@ import statistics
 import time
 from pathlib import Path
 
-from ds4023 import release, sample_class
+from ds4023 import release, sample_class, sandbox
 from ds4023.batch_grade import grade_course
-from ds4023.grading_pool import run_local
+from ds4023.grading_dask import run_dask
 
 
 def _course_with_class(template: Path, dest: Path, assignment: str, copies: int | None) -> Path:
@@ -35,17 +35,23 @@ def _course_with_class(template: Path, dest: Path, assignment: str, copies: int 
     return dest
 
 
-def _grade(course: Path, workers: int) -> dict:
-    """Grade a whole course once; return wall time and the per-submission timings."""
+def _grade(course: Path, workers: int, hook: str | None) -> dict:
+    """Grade a whole course once as `make autograde` does (embedded Dask cluster, ``hook``).
+
+    Returns the wall time (cluster start-up included) and the per-submission timings.
+    """
     results = []
+    logs = str(course / ".grading" / "logs")
 
     def runner(bundles, jobs, count):
-        for result in run_local(bundles, jobs, count):
+        for result in run_dask(bundles, jobs, count, log_dir=logs):
             results.append(result)
             yield result
 
     start = time.perf_counter()
-    summary = grade_course(course, workers=workers, force=True, progress=True, runner=runner)
+    summary = grade_course(
+        course, workers=workers, force=True, progress=True, runner=runner, setup_hook=hook
+    )
     wall = time.perf_counter() - start
     cells = [r.timings.get("cells", 0.0) for r in results]
     tasks = [r.timings.get("task", 0.0) for r in results]
@@ -70,16 +76,21 @@ def bench_grading(course: Path, quick: bool) -> dict:
         course: a scratch course (config, source, release, data) to copy from.
         quick: smaller class sizes.
 
+    Grading goes the way of `make autograde`: an embedded Dask cluster, and the sandbox when
+    this machine can run it (the figures say which).
+
     Returns:
         The figures: wall times, speed-up, overhead per submission, and the scaling runs.
     """
     cores = os.cpu_count() or 1
     work = course.parent / "grading"
-    out: dict = {"workers": {}, "scaling": {}}
+    # the sandbox when this machine can run it, as `make autograde` would
+    hook = None if sandbox.unavailable_reason() else sandbox.GRADING_HOOK
+    out: dict = {"workers": {}, "scaling": {}, "engine": "dask", "sandboxed": hook is not None}
     for workers in sorted({1, cores}):
         print(f"  sample class, {workers} worker(s)", flush=True)
         target = _course_with_class(course, work / f"class-{workers}", "backprop", None)
-        out["workers"][workers] = _grade(target, workers)
+        out["workers"][workers] = _grade(target, workers, hook)
     one, many = out["workers"][1], out["workers"][cores]
     out["speedup"] = one["wall"] / many["wall"]
     # what a submission costs beyond running its cells, seen from the serial run's wall time
@@ -88,5 +99,5 @@ def bench_grading(course: Path, quick: bool) -> dict:
     for size in (2, 4) if quick else (3, 6, 12):
         print(f"  class of {size}, {cores} workers", flush=True)
         target = _course_with_class(course, work / f"size-{size}", "backprop", size)
-        out["scaling"][size] = _grade(target, cores)
+        out["scaling"][size] = _grade(target, cores, hook)
     return out

@@ -104,6 +104,9 @@ def _grading_rows(g: dict) -> list[str]:
     rows = [
         "## Autograding the sample class (backprop)",
         "",
+        "As `make autograde` grades: an embedded Dask cluster (its start-up is in the wall time), "
+        f"student kernels {'in the sandbox' if g.get('sandboxed') else 'NOT sandboxed'}.",
+        "",
         "| workers | submissions | wall time (s) | cells run (s) | task minus cells, median (s) |",
         "| --- | --- | --- | --- | --- |",
     ]

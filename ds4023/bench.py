@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"== {name}", flush=True)
             results[name] = run()
-    results["seconds"] = time.perf_counter() - started
-    bench_report.write(results, args.out, args.json)
+            # written after every section, so a failure later loses only its own section
+            results["seconds"] = time.perf_counter() - started
+            bench_report.write(results, args.out, args.json)
     print(f"wrote {args.out} and {args.json} in {results['seconds']:.0f} s")
     return 0
 

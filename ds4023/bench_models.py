@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,9 +43,22 @@ def notebook_functions(notebook: Path) -> dict:
         cell["metadata"].get("nbgrader", {}).get("grade_id"): "".join(cell["source"])
         for cell in json.loads(Path(notebook).read_text())["cells"]
     }
+    # the imports cell imports the notebook's support module from the notebook's folder
+    checks = Path(notebook).with_name("backprop_checks.py")
+    spec = importlib.util.spec_from_file_location("backprop_checks", checks)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    saved = sys.modules.get("backprop_checks")
+    sys.modules["backprop_checks"] = module
     namespace: dict = {}
-    for grade_id in NOTEBOOK_CELLS:
-        exec(compile(cells[grade_id], f"<{grade_id}>", "exec"), namespace)
+    try:
+        for grade_id in NOTEBOOK_CELLS:
+            exec(compile(cells[grade_id], f"<{grade_id}>", "exec"), namespace)
+    finally:
+        if saved is None:
+            sys.modules.pop("backprop_checks", None)
+        else:
+            sys.modules["backprop_checks"] = saved
     return namespace
 
 

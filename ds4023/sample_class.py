@@ -66,6 +66,33 @@ class Student:
     edits: tuple[Edit, ...] = ()
 
 
+#: One expected score per grade_id: (points, or None for a person to grade; one-line reason).
+Expected = dict[str, tuple[float | None, str]]
+
+
+def expected_row(
+    points: dict[str, float], written: tuple[str, ...], **changes: tuple[float | None, str]
+) -> Expected:
+    """A student's expected scores: full points, written answers left to a person, but ``changes``.
+
+    Args:
+        points: grade_id -> points of each automatically graded test cell.
+        written: grade_ids of the written answers (nbgrader leaves them for a person).
+        **changes: grade_id -> (score, reason) where this student differs from a correct one.
+
+    Returns:
+        grade_id -> (score or None, one-line reason), for every graded cell.
+    """
+    row: Expected = {
+        grade_id: (full, "solution code; the student's mistake does not reach this check")
+        for grade_id, full in points.items()
+    }
+    for grade_id in written:
+        row[grade_id] = (None, "answer written: nbgrader leaves it for a person to grade")
+    row.update(changes)
+    return row
+
+
 def load_table(assignment: str):
     """Import an assignment's student table.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ds4023.sample_class import Edit, Student
+from ds4023.sample_class import Edit, Expected, Student, expected_row
 
 #: Points of each automatically graded test cell (they sum to 100).
 POINTS: dict[str, float] = {
@@ -67,16 +67,9 @@ STUDENTS: tuple[Student, ...] = (
 )
 
 
-def _row(**changes: tuple[float | None, str]) -> dict[str, tuple[float | None, str]]:
-    """Full points everywhere and written answers waiting for a person, except ``changes``."""
-    row: dict[str, tuple[float | None, str]] = {
-        grade_id: (points, "solution code; the student's mistake does not reach this check")
-        for grade_id, points in POINTS.items()
-    }
-    for grade_id in WRITTEN:
-        row[grade_id] = (None, "answer written: nbgrader leaves it for a person to grade")
-    row.update(changes)
-    return row
+def _row(**changes: tuple[float | None, str]) -> Expected:
+    """This assignment's :func:`expected_row`: full points except ``changes``."""
+    return expected_row(POINTS, WRITTEN, **changes)
 
 
 _UNTOUCHED = "answer left as released: nbgrader scores it 0 itself"

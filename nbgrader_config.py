@@ -3,6 +3,11 @@
 import os
 from pathlib import Path
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import GetGrades
+
+from ds4023.feedback import HideHiddenTests
+
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
 HERE = Path(__file__).resolve().parent
@@ -25,3 +30,8 @@ c.CourseDirectory.db_url = DB_URL
 # nbgrader's default of 30 s per cell is too short for the TNC training cell (about a
 # minute with a plain loop), yet an infinite loop must still be cut off.
 c.Execute.timeout = int(os.environ.get("DS4023_CELL_TIMEOUT", "180"))
+
+# nbgrader's own feedback (the formgrader's "Generate Feedback" button, `nbgrader
+# generate_feedback`) would print the hidden tests (nbgrader issue #1363): hide them first,
+# exactly as `python -m ds4023.feedback` does.
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

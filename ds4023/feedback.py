@@ -18,7 +18,7 @@ from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from nbgrader.utils import is_grade, is_solution
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
-from traitlets import Unicode
+from traitlets import Bool, Unicode
 
 from ds4023 import COURSE_ROOT, gradebook_io
 from ds4023.course_dir import GradingError, load_course
@@ -66,6 +66,8 @@ class HideHiddenTests(Preprocessor):
     student's cell could print what it caught of a hidden test that called its code.
     """
 
+    #: on by default: nbgrader's GenerateFeedback registers its preprocessors without enabling
+    enabled = Bool(True).tag(config=True)
     begin_test_delimeter = Unicode(ClearHiddenTests.begin_test_delimeter.default_value).tag(
         config=True
     )

@@ -68,9 +68,27 @@ def test_no_hidden_test_line_appears_in_any_page(feedback_course):
         assert leaks(page, lines) == [], page
 
 
-def test_nbgrader_own_feedback_does_leak_them(tmp_path_factory):
-    """Would nbgrader's plain generate_feedback show the hidden tests (issue #1363)?"""
+def test_nbgrader_own_feedback_hides_them_too(tmp_path_factory):
+    """Does nbgrader's own generate_feedback (the formgrader's button) hide the hidden tests too,
+    while its page still shows the scores?"""
     course = copy_course(graded_class(tmp_path_factory)[0], tmp_path_factory.mktemp("nbfb") / "c")
+    cmd = [sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT]
+    subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, check=True)
+    page = course / "feedback" / "one_mistake" / ASSIGNMENT / "toy.html"
+    lines = hidden_lines(course)
+    assert len(lines) == 6
+    assert leaks(page, lines) == []
+    text = page_text(page)
+    assert PLACEHOLDER in text and "Score:" in text
+
+
+def test_plain_nbgrader_feedback_would_leak_them(tmp_path_factory):
+    """Without the course's feedback setting, would nbgrader show them (issue #1363)?"""
+    course = copy_course(graded_class(tmp_path_factory)[0], tmp_path_factory.mktemp("raw") / "c")
+    config = course / "nbgrader_config.py"
+    text = config.read_text()
+    assert "c.GenerateFeedback.preprocessors" in text
+    config.write_text(text.replace("c.GenerateFeedback.preprocessors", "_unused"))
     cmd = [sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT]
     subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, check=True)
     page = course / "feedback" / "one_mistake" / ASSIGNMENT / "toy.html"

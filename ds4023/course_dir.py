@@ -9,6 +9,7 @@ from pathlib import Path
 import nbformat
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import find_all_files
+from sqlalchemy import create_engine
 from traitlets.config import Config, PyFileConfigLoader
 
 from ds4023.grading_state import digest_files
@@ -29,14 +30,35 @@ def load_course(course_root: Path) -> tuple[Config, CourseDirectory]:
         The configuration and nbgrader's view of the course directory.
 
     Raises:
-        GradingError: there is no configuration file.
+        GradingError: there is no configuration file, it fails to run, or the gradebook URL
+            names a database driver that is not installed.
     """
     course_root = Path(course_root).resolve()
-    if not (course_root / "nbgrader_config.py").is_file():
+    config_file = course_root / "nbgrader_config.py"
+    if not config_file.is_file():
         raise GradingError(f"{course_root} has no nbgrader_config.py: pass the course directory")
-    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(course_root)).load_config()
+    try:
+        cfg = PyFileConfigLoader(config_file.name, path=str(course_root)).load_config()
+    except Exception as err:  # any error of the file's own code: say which, in one line
+        first = (str(err).strip().splitlines() or [""])[0][:200]
+        raise GradingError(
+            f"{config_file} fails to run ({type(err).__name__}: {first}): fix the file"
+        ) from None
     cfg.CourseDirectory.root = str(course_root)
-    return cfg, CourseDirectory(config=cfg)
+    coursedir = CourseDirectory(config=cfg)
+    _check_driver(coursedir.db_url)
+    return cfg, coursedir
+
+
+def _check_driver(db_url: str) -> None:
+    """Fail in one line when the gradebook URL needs a database driver that is not installed."""
+    try:
+        create_engine(db_url).dispose()  # imports the driver; does not connect
+    except ModuleNotFoundError as err:
+        raise GradingError(
+            f"the gradebook URL needs the Python database driver {err.name!r}, which is not "
+            "installed: use a sqlite:/// or postgresql:// URL (DS4023_DB_URL)"
+        ) from None
 
 
 def find_submissions(coursedir: CourseDirectory, assignment=None, student=None) -> dict:

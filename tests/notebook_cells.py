@@ -20,9 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 from ds4023 import COURSE_ROOT
-from ds4023.sample_class import cell_key, load_table, release_notebook, student_notebook
+from ds4023.sample_class import (
+    Student,
+    cell_key,
+    load_table,
+    release_notebook,
+    student_notebook,
+)
 
 
 @dataclass(frozen=True)
@@ -171,3 +178,81 @@ def _execute(source: str, namespace: dict) -> CellRun:
 def _close_figures() -> None:
     if "matplotlib.pyplot" in sys.modules:
         sys.modules["matplotlib.pyplot"].close("all")
+
+
+def run_variant(assignment: str, folder: Path, name: str, *edits) -> StudentRun:
+    """A student who solved everything and then made ``edits`` (sample_class Edits), run here."""
+    source = nbformat.read(source_dir(assignment) / f"{assignment}.ipynb", as_version=4)
+    nb = student_notebook(source, release_notebook(source), Student(name, name, edits=edits))
+    return run_student(assignment, nb, folder)
+
+
+def visible_output(run: StudentRun, cells) -> str:
+    """What the given test cells printed and raised, as one text."""
+    return "\n".join(
+        f"{run.cells[c].stdout}\n{run.cells[c].error or ''}" for c in cells if c in run.cells
+    )
+
+
+def named_mistakes(checks, text: str) -> set[str]:
+    """The known mistakes (keys of the checking module's MESSAGES) whose sentence is in ``text``."""
+    return {key for key, message in checks.MESSAGES.items() if message in text}
+
+
+def fingerprint_problems(found: dict, stored: dict) -> list[str]:
+    """How fresh fingerprints differ from the stored table; each line says how to regenerate.
+
+    Args:
+        found: name -> fingerprint computed now from the source's solution and the mistakes.
+        stored: the checking module's FINGERPRINTS.
+
+    Returns:
+        One line per problem (empty when they agree), ending with the table to paste.
+    """
+    fresh = "\n".join(f'    "{k}": {tuple(float(x) for x in v)!r},' for k, v in found.items())
+    problems = (
+        [f"names differ: {sorted(set(found) ^ set(stored))}"] if set(found) != set(stored) else []
+    )
+    problems += [
+        f"{key} differs"
+        for key, values in found.items()
+        if key in stored and not np.allclose(values, stored[key], rtol=1e-12, atol=1e-14)
+    ]
+    return [*problems, f"regenerate FINGERPRINTS:\n{fresh}"] if problems else []
+
+
+def diagnosis_problems(runs: dict, checks, diagnoses: dict, test_cells) -> dict:
+    """Where a sample class's visible tests do not name each student's own mistake, alone.
+
+    Args:
+        runs: student -> StudentRun.
+        checks: the checking module.
+        diagnoses: student -> the mistake key its tests must name (None: nothing).
+        test_cells: the visible test cells' keys.
+
+    Returns:
+        student -> what was wrong (empty when every student is diagnosed as expected): the
+        names found instead, a diagnosis raised but not printed, a diagnosing cell whose error
+        is not its last printed line, or a cell that wrote to stderr.
+    """
+    problems = {}
+    for name, run in runs.items():
+        expected = {diagnoses[name]} if diagnoses[name] else set()
+        found = named_mistakes(checks, visible_output(run, test_cells))
+        if found != expected:
+            problems[name] = f"named {sorted(found)}, expected {sorted(expected)}"
+            continue
+        message = checks.MESSAGES[diagnoses[name]] if expected else None
+        shown = [c for c in test_cells if c in run.cells]
+        printing = [c for c in shown if message and message in run.cells[c].stdout]
+        if message and not printing:
+            problems[name] = "the diagnosis is raised but never printed"
+        for cell in printing:
+            out = run.cells[cell]
+            printed = out.stdout.strip().splitlines()[-1]
+            if out.error != f"AssertionError: {printed}":
+                problems[name] = f"{cell} printed {printed!r} but raised {out.error!r}"
+        noisy = [c for c in shown if run.cells[c].stderr]
+        if noisy:
+            problems[name] = f"{noisy[0]} wrote to stderr: {run.cells[noisy[0]].stderr[:200]}"
+    return problems

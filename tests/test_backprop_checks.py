@@ -13,9 +13,20 @@ import re
 import nbformat
 import numpy as np
 import pytest
-from notebook_cells import load_checks, run_student, source_dir, student_notebooks, workdir
+from notebook_cells import (
+    diagnosis_problems,
+    fingerprint_problems,
+    load_checks,
+    named_mistakes,
+    run_student,
+    run_variant,
+    source_dir,
+    student_notebooks,
+    visible_output,
+    workdir,
+)
 
-from ds4023.sample_class import Edit, Student, release_notebook, student_notebook
+from ds4023.sample_class import Edit
 from ds4023.sample_class_backprop import DIAGNOSES, STUDENTS
 
 ASSIGNMENT = "backprop"
@@ -55,24 +66,6 @@ def class_runs(folder):
     }
 
 
-def _variant(folder, name: str, *edits: Edit):
-    """A student who solved everything and made the given edits, run up to training."""
-    source = nbformat.read(SOURCE, as_version=4)
-    nb = student_notebook(source, release_notebook(source), Student(name, name, edits=edits))
-    return run_student(ASSIGNMENT, nb, folder)
-
-
-def _named(checks, text: str) -> set[str]:
-    """The known mistakes whose message occurs in ``text``."""
-    return {key for key, message in checks.MESSAGES.items() if message in text}
-
-
-def _test_output(run, cells=TEST_CELLS) -> str:
-    return "\n".join(
-        f"{run.cells[c].stdout}\n{run.cells[c].error or ''}" for c in cells if c in run.cells
-    )
-
-
 def _fingerprints(run) -> dict[str, np.ndarray]:
     """Fingerprints of a student's functions on the checks' small problem."""
     ns, checks = run.namespace, run.checks
@@ -108,45 +101,13 @@ def test_stored_fingerprints_are_those_of_the_solution_and_the_mistakes(class_ru
     found["grad_penalty_with_bias"] = _fingerprints(class_runs["bias_gradient_regularized"])[
         "grad_penalty"
     ]
-    fresh = "\n".join(f'    "{k}": {tuple(float(x) for x in v)!r},' for k, v in found.items())
-    assert set(found) == set(checks.FINGERPRINTS), f"regenerate FINGERPRINTS:\n{fresh}"
-    for key, values in found.items():
-        assert np.allclose(values, checks.FINGERPRINTS[key], rtol=1e-12, atol=1e-14), (
-            f"{key} differs; regenerate FINGERPRINTS:\n{fresh}"
-        )
+    assert fingerprint_problems(found, checks.FINGERPRINTS) == []
 
 
-def test_every_sample_mistake_is_named_and_nothing_else(class_runs, checks):
-    """Does each sample student's visible test output name exactly their own mistake?"""
-    found = {name: _named(checks, _test_output(run)) for name, run in class_runs.items()}
-    expected = {name: {DIAGNOSES[name]} if DIAGNOSES[name] else set() for name in class_runs}
-    assert found == expected
-
-
-def test_each_diagnosis_is_printed_and_raised_with_the_same_sentences(class_runs, checks):
-    """Does a check that names a mistake print it to stdout and raise it as the error?"""
-    for name, run in class_runs.items():
-        key = DIAGNOSES[name]
-        if key is None:
-            continue
-        message = checks.MESSAGES[key]
-        cells = [c for c in TEST_CELLS if message in run.cells[c].stdout]
-        assert cells, name
-        for cell in cells:
-            out = run.cells[cell]
-            printed = out.stdout.strip().splitlines()[-1]
-            assert out.error == f"AssertionError: {printed}", (name, cell)
-
-
-def test_checks_write_nothing_to_stderr(class_runs):
-    """Do the visible test cells of every sample student keep stderr empty?"""
-    noisy = {
-        (name, cell): run.cells[cell].stderr
-        for name, run in class_runs.items()
-        for cell in TEST_CELLS
-        if cell in run.cells and run.cells[cell].stderr
-    }
-    assert noisy == {}
+def test_each_sample_mistake_is_named_alone_printed_and_raised(class_runs, checks):
+    """Does each sample student's visible output name exactly their own mistake, printing the
+    sentence and raising it alike, with nothing on stderr?"""
+    assert diagnosis_problems(class_runs, checks, DIAGNOSES, TEST_CELLS) == {}
 
 
 def test_correct_student_passes_every_check(class_runs):
@@ -217,12 +178,12 @@ MORE_MISTAKES = {
 
 
 @pytest.mark.parametrize("mistake", sorted(MORE_MISTAKES))
-def test_further_mistakes_are_named(folder, mistake):
+def test_further_mistakes_arenamed_mistakes(folder, mistake):
     """Does a check name the other common mistakes it knows, and only in the right cell?"""
     cell, edit = MORE_MISTAKES[mistake]
-    run = _variant(folder, mistake, edit)
-    assert _named(run.checks, _test_output(run, [cell])) == {mistake}
-    assert _named(run.checks, _test_output(run)) <= {mistake}
+    run = run_variant(ASSIGNMENT, folder, mistake, edit)
+    assert named_mistakes(run.checks, visible_output(run, [cell])) == {mistake}
+    assert named_mistakes(run.checks, visible_output(run, TEST_CELLS)) <= {mistake}
 
 
 #: Correct solutions written differently from the source's (none may get a message).
@@ -255,9 +216,9 @@ OTHER_CORRECT = {
 @pytest.mark.parametrize("variant", sorted(OTHER_CORRECT))
 def test_other_correct_solutions_pass_without_a_message(folder, variant):
     """Does a correct solution written another way pass every check, naming nothing?"""
-    run = _variant(folder, re.sub(r"\W+", "_", variant), OTHER_CORRECT[variant])
+    run = run_variant(ASSIGNMENT, folder, re.sub(r"\W+", "_", variant), OTHER_CORRECT[variant])
     assert {c: run.cells[c].error for c in TEST_CELLS if run.cells[c].error} == {}
-    assert _named(run.checks, _test_output(run)) == set()
+    assert named_mistakes(run.checks, visible_output(run, TEST_CELLS)) == set()
 
 
 def test_training_check_names_label_mistakes(checks, class_runs):
@@ -281,7 +242,7 @@ def test_training_check_blames_a_faulty_backprop(checks, class_runs):
     wrong = np.full(ns["y"].size, 3)
     with pytest.raises(AssertionError, match="accuracy is") as failure:
         checks.check_training(wrong, ns["y"], ns["backprop"])
-    assert _named(checks, str(failure.value)) == {"first_example_only"}
+    assert named_mistakes(checks, str(failure.value)) == {"first_example_only"}
 
 
 def test_deferred_check_reports_once_then_raises_again(checks, capsys):

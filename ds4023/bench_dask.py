@@ -258,7 +258,7 @@ def report_rows(d: dict, grading: dict | None = None) -> list[str]:
     ]
     if grading and 1 in grading.get("workers", {}):
         one = grading["workers"][1]
-        t = one["wall"] / one["submissions"]
+        t = one["wall"]["median"] / one["submissions"]
         proj = projection(d, t)
         rows += [
             "",

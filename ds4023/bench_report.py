@@ -32,8 +32,8 @@ def _targets(r: dict) -> dict[str, float]:
             if name in r["notebooks"]:
                 got[key] = r["notebooks"][name]["median"]
     if "grading" in r:
-        got["speedup"] = r["grading"]["speedup"]
-        got["overhead"] = r["grading"]["overhead_per_submission"]
+        got["speedup"] = r["grading"]["speedup"]["median"]
+        got["overhead"] = r["grading"]["overhead_per_submission"]["median"]
     if "data_build" in r:
         got["data_build"] = r["data_build"]["median"]
     if "dask" in r:
@@ -101,37 +101,41 @@ def _backprop_rows(b: dict) -> list[str]:
 
 
 def _grading_rows(g: dict) -> list[str]:
+    runs = next(iter(g["workers"].values()))["wall"]["reps"]
     rows = [
         "## Autograding the sample class (backprop)",
         "",
         "As `make autograde` grades: an embedded Dask cluster (its start-up is in the wall time), "
-        f"student kernels {'in the sandbox' if g.get('sandboxed') else 'NOT sandboxed'}.",
+        f"student kernels {'in the sandbox' if g.get('sandboxed') else 'NOT sandboxed'}. "
+        f"{runs} run(s) of each; seconds, median (min – max).",
         "",
-        "| workers | submissions | wall time (s) | cells run (s) | task minus cells, median (s) |",
+        "| workers | submissions | wall time | cells run | task minus cells, median |",
         "| --- | --- | --- | --- | --- |",
     ]
     for workers, f in g["workers"].items():
         rows.append(
-            f"| {workers} | {f['submissions']} | {f['wall']:.1f} | {f['cells_total']:.1f} "
-            f"| {f['task_minus_cells_median']:.2f} |"
+            f"| {workers} | {f['submissions']} | {_fig(f['wall'])} | {_fig(f['cells_total'])} "
+            f"| {_fig(f['task_minus_cells_median'])} |"
         )
     rows += [
         "",
-        f"Speed-up with all workers: {g['speedup']:.2f}x; grades identical to the serial run: "
-        f"{'yes' if g['identical_grades'] else 'NO'}. Overhead per submission (serial wall time "
-        f"minus time in cells, per submission): {g['overhead_per_submission']:.2f} s.",
+        f"Speed-up with all workers: {_fig(g['speedup'])}x (per pair of runs); grades identical "
+        f"in every run: {'yes' if g['identical_grades'] else 'NO'}. Overhead per submission "
+        "(serial wall time minus time in cells, per submission): "
+        f"{_fig(g['overhead_per_submission'])} s.",
         "",
         "### Grading time against class size (copies of the correct student, all workers)",
         "",
         "| submissions | wall time (s) | per submission (s) |",
         "| --- | --- | --- |",
     ]
-    for size, f in g["scaling"].items():
-        rows.append(f"| {size} | {f['wall']:.1f} | {f['wall'] / int(size):.1f} |")
-    sizes = sorted(g["scaling"], key=int)
+    walls = {int(size): f["wall"] for size, f in g["scaling"].items()}
+    for size, wall in sorted(walls.items()):
+        rows.append(f"| {size} | {_fig(wall)} | {wall['median'] / size:.1f} |")
+    sizes = sorted(walls)
     if len(sizes) >= 2:
-        a, b = g["scaling"][sizes[-2]], g["scaling"][sizes[-1]]
-        per = (b["wall"] - a["wall"]) / (int(sizes[-1]) - int(sizes[-2]))
+        a, b = walls[sizes[-2]]["median"], walls[sizes[-1]]["median"]
+        per = (b - a) / (sizes[-1] - sizes[-2])
         rows += [
             "",
             f"Each further submission adds about {per:.1f} s of wall time here, so a",

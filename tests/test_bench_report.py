@@ -4,33 +4,33 @@ from __future__ import annotations
 
 import json
 
-from ds4023 import bench, bench_report
+from ds4023 import bench, bench_grading, bench_report
 
 
 def _fig(median: float, result: object = None) -> dict:
     return {"median": median, "min": median * 0.9, "max": median * 1.1, "reps": 3, "result": result}
 
 
-def _results(data_build: float, one_worker: float, two_workers: float) -> dict:
-    """Figures shaped like a real run's, with the data build and the grading walls chosen."""
-    grading = {
-        "engine": "dask",
-        "sandboxed": True,
-        "workers": {
-            n: {
-                "submissions": 10,
-                "wall": wall,
-                "cells_total": 0.9 * one_worker,
-                "task_minus_cells_median": 1.0,
-                "scores": {"a": 1.0},
-            }
-            for n, wall in ((1, one_worker), (2, two_workers))
-        },
-        "speedup": one_worker / two_workers,
-        "overhead_per_submission": 0.1 * one_worker / 10,
-        "identical_grades": True,
-        "scaling": {3: {"wall": 30.0}, 6: {"wall": 50.0}, 12: {"wall": 90.0}},
+def _run(wall: float, scores: dict | None = None) -> dict:
+    """One grading run of 10 submissions, 90 % of its wall time spent in cells."""
+    return {
+        "submissions": 10,
+        "failed": 0,
+        "wall": wall,
+        "cells_total": 0.9 * wall,
+        "task_minus_cells_median": 1.0,
+        "scores": scores or {"a": 1.0},
     }
+
+
+def _results(data_build: float, one_worker: float, two_workers: float) -> dict:
+    """Figures of a run, from three pairs of grading runs around the chosen walls."""
+    runs = {
+        1: [_run(one_worker * k) for k in (1.0, 1.1, 0.9)],
+        2: [_run(two_workers * k) for k in (1.0, 1.1, 0.9)],
+    }
+    grading = bench_grading.grading_figures(runs, {3: [30.0, 31.0], 6: [50.0], 12: [90.0]})
+    grading.update(engine="dask", sandboxed=True)
     return {
         "date": "2026-11-24",
         "cores": 2,
@@ -78,7 +78,7 @@ def test_json_holds_the_same_figures_and_no_partial_files(tmp_path):
     bench_report.write(results, md, js)
     loaded = json.loads(js.read_text())
     assert loaded["data_build"]["median"] == 3.0
-    assert loaded["grading"]["speedup"] == results["grading"]["speedup"]
+    assert loaded["grading"]["speedup"]["median"] == results["grading"]["speedup"]["median"]
     assert sorted(p.name for p in md.parent.iterdir()) == ["bench.json", "bench.md"]
 
 
@@ -88,3 +88,16 @@ def test_measure_reports_median_min_max():
     fig = bench.measure(lambda: calls.append(1) or len(calls), reps=5)
     assert len(calls) == 5 and fig["reps"] == 5 and fig["result"] == 5
     assert fig["min"] <= fig["median"] <= fig["max"]
+
+
+def test_grading_figures_pair_runs_and_compare_grades():
+    """Is the speed-up the median of paired runs, and is a grade that changed between runs seen?"""
+    runs = {1: [_run(100.0), _run(120.0), _run(90.0)], 2: [_run(50.0), _run(80.0), _run(60.0)]}
+    figures = bench_grading.grading_figures(runs, {})
+    assert figures["speedup"]["median"] == 1.5  # pairs: 2.0, 1.5, 1.5
+    assert figures["speedup"]["min"] == 1.5 and figures["speedup"]["max"] == 2.0
+    assert figures["workers"][1]["wall"]["median"] == 100.0
+    assert abs(figures["overhead_per_submission"]["median"] - 1.0) < 1e-12  # 10 % of 100 s / 10
+    assert figures["identical_grades"]
+    runs[2][1] = _run(80.0, scores={"a": 0.5})
+    assert not bench_grading.grading_figures(runs, {})["identical_grades"]

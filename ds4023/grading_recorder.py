@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ds4023 import gradebook_io
+from ds4023 import gradebook_io, gradebook_template
 from ds4023.course_dir import (
     GradingError,
     cell_order,
@@ -78,7 +78,7 @@ class Recorder:
 
     def plan(self, assignment: str) -> dict:
         """Describe an assignment for grading: gradebook spec, support files, fingerprint."""
-        spec = gradebook_io.assignment_spec(self.db_url, self.course_id, assignment)
+        spec = gradebook_template.assignment_spec(self.db_url, self.course_id, assignment)
         support = support_files(self.cfg, self.coursedir, assignment)
         config = grading_config(self.cfg)
         restore = config.setdefault("RestoringOverwriteCells", {})
@@ -95,8 +95,8 @@ class Recorder:
                 assignment=assignment,
                 course_id=self.course_id,
                 notebooks=tuple(nb["name"] for nb in p["spec"]["notebooks"]),
-                gradebook_template=gradebook_io.build_template(
-                    p["spec"], self.course_id, gradebook_io.schema_version(self.db_url)
+                gradebook_template=gradebook_template.build_template(
+                    p["spec"], self.course_id, gradebook_template.schema_version(self.db_url)
                 ),
                 support_files=p["support"],
                 config=p["config"],

@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SQLAlchemyError
 
-from ds4023 import COURSE_ROOT, gradebook_io
+from ds4023 import COURSE_ROOT, gradebook_io, gradebook_template
 from ds4023.course_dir import GradingError, load_course
 from ds4023.grading_state import GradingState, atomic_write_bytes
 from ds4023.grading_task import GRADED
@@ -42,7 +42,7 @@ def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]
     """
     _, coursedir = load_course(course_root)
     db, course = coursedir.db_url, coursedir.course_id
-    spec = gradebook_io.assignment_spec(db, course, assignment)
+    spec = gradebook_template.assignment_spec(db, course, assignment)
     table = gradebook_io.grade_table(db, course, assignment)
     with Gradebook(db, course) as gb:
         students = sorted(s.id for s in gb.students)

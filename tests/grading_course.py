@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 
 from ds4023 import COURSE_ROOT
+from ds4023.gradebook_io import grade_table
+from ds4023.grading_state import GradingState
 from ds4023.release import run_nbgrader
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -160,6 +162,20 @@ def scores(table: dict) -> dict[str, dict[str, tuple[float | None, bool]]]:
     return {
         s: {p: (v["auto_score"], v["needs_manual_grade"]) for p, v in row["parts"].items()}
         for s, row in table.items()
+    }
+
+
+def table_of(course: Path) -> dict:
+    """The toy assignment's grade table from the course's own SQLite gradebook."""
+    return grade_table(f"sqlite:///{course / 'gradebook.db'}", "ds4023", ASSIGNMENT)
+
+
+def outcomes(course: Path) -> dict:
+    """student -> (status, reason) from the course's grading state."""
+    state = GradingState(course)
+    return {
+        s: (state.get(ASSIGNMENT, s)["status"], state.get(ASSIGNMENT, s)["reason"])
+        for s in STUDENTS
     }
 
 

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from grading_course import (
@@ -29,12 +28,13 @@ from grading_course import (
     nbgrader_env,
     new_course,
     scores,
+    table_of,
 )
 from nbgrader.api import Gradebook
 
 from ds4023 import batch_grade, sandbox
 from ds4023.course_dir import read_submission
-from ds4023.gradebook_io import FAILURE_COMMENT, grade_table
+from ds4023.gradebook_io import FAILURE_COMMENT
 from ds4023.grading_pool import Job, WorkerStartError, run_local
 from ds4023.grading_recorder import Recorder
 from ds4023.grading_state import GradingState
@@ -42,10 +42,6 @@ from ds4023.grading_task import AssignmentBundle, SubmissionFiles, grade_submiss
 from ds4023.nbgrader_hooks import describe_failure
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def table_of(course: Path) -> dict:
-    return grade_table(f"sqlite:///{course / 'gradebook.db'}", "ds4023", ASSIGNMENT)
 
 
 def test_every_student_scores_exactly_as_expected_part_by_part(tmp_path_factory):

@@ -30,6 +30,8 @@ from grading_course import (
     copy_course,
     course_env,
     graded_class,
+    outcomes,
+    table_of,
 )
 from sqlalchemy.exc import OperationalError
 
@@ -165,18 +167,6 @@ def psycopg2_url(url: str) -> str:
     return url.replace("postgresql://", "postgresql+psycopg2://", 1)
 
 
-def sqlite_table(course: Path) -> dict:
-    return grade_table(f"sqlite:///{course / 'gradebook.db'}", "ds4023", ASSIGNMENT)
-
-
-def outcomes(course: Path) -> dict:
-    state = GradingState(course)
-    return {
-        s: (state.get(ASSIGNMENT, s)["status"], state.get(ASSIGNMENT, s)["reason"])
-        for s in STUDENTS
-    }
-
-
 def tree_digest(folder: Path) -> dict[str, str]:
     """Relative path -> sha256 of every file under a folder."""
     return {
@@ -211,7 +201,7 @@ def test_a_class_graded_into_postgresql_gets_exactly_the_sqlite_grades(pg_class,
     reference = copy_course(graded_class(tmp_path_factory)[0], tmp_path_factory.mktemp("sq") / "c")
     with course_env():
         report.write_report(reference, ASSIGNMENT)
-    assert grade_table(psycopg2_url(url), "ds4023", ASSIGNMENT) == sqlite_table(reference)
+    assert grade_table(psycopg2_url(url), "ds4023", ASSIGNMENT) == table_of(reference)
     assert outcomes(course) == outcomes(reference)
     csv = f"reports/{ASSIGNMENT}_grades.csv"
     assert (course / csv).read_text() == (reference / csv).read_text()

@@ -28,27 +28,15 @@ from grading_course import (
     graded_class,
     nbgrader_env,
     new_course,
+    outcomes,
+    table_of,
 )
 
 from ds4023 import batch_grade
 from ds4023.dask_cluster import CONNECT_TIMEOUT_ENV, ClusterError
-from ds4023.gradebook_io import grade_table
 from ds4023.grading_state import GradingState
 
 pytestmark = pytest.mark.timeout(600)
-
-
-def table_of(course: Path) -> dict:
-    return grade_table(f"sqlite:///{course / 'gradebook.db'}", "ds4023", ASSIGNMENT)
-
-
-def outcomes(course: Path) -> dict:
-    """student -> (status, reason) from the grading state."""
-    state = GradingState(course)
-    return {
-        s: (state.get(ASSIGNMENT, s)["status"], state.get(ASSIGNMENT, s)["reason"])
-        for s in STUDENTS
-    }
 
 
 class ExternalCluster:

@@ -68,6 +68,9 @@ class Student:
 
 #: One expected score per grade_id: (points, or None for a person to grade; one-line reason).
 Expected = dict[str, tuple[float | None, str]]
+#: Why a part scores 0 when the student left the released stub / answer text in place.
+STUB = "stub left in: NotImplementedError"
+UNTOUCHED = "answer left as released: nbgrader scores it 0 itself"
 
 
 def expected_row(
@@ -89,6 +92,25 @@ def expected_row(
     }
     for grade_id in written:
         row[grade_id] = (None, "answer written: nbgrader leaves it for a person to grade")
+    row.update(changes)
+    return row
+
+
+def blank_row(
+    points: dict[str, float], written: tuple[str, ...], **changes: tuple[float | None, str]
+) -> Expected:
+    """The expected scores of a student who submitted the release as it is, but ``changes``.
+
+    Args:
+        points: grade_id -> points of each automatically graded test cell.
+        written: grade_ids of the written answers.
+        **changes: grade_id -> (score, reason) where a part fails for another reason.
+
+    Returns:
+        grade_id -> (0, reason) for every graded cell, with ``changes`` applied.
+    """
+    row: Expected = {grade_id: (0.0, STUB) for grade_id in points}
+    row.update({grade_id: (0.0, UNTOUCHED) for grade_id in written})
     row.update(changes)
     return row
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ds4023.sample_class import Edit, Expected, Student, expected_row
+from ds4023.sample_class import STUB, UNTOUCHED, Edit, Expected, Student, blank_row, expected_row
 
 #: Points of each automatically graded test cell (gradient checking is the optional +20).
 POINTS: dict[str, float] = {
@@ -162,8 +162,6 @@ def _row(**changes: tuple[float | None, str]) -> Expected:
     return expected_row(POINTS, WRITTEN, **changes)
 
 
-_UNTOUCHED = "answer left as released: nbgrader scores it 0 itself"
-_STUB = "stub left in: NotImplementedError"
 _SEPARATE = "tested with stand-in backprop functions, so independent of the student's backprop"
 #: Partial credit: the hidden tests give half a part's points when it is right apart from one
 #: known mistake (its own, the notebook's data, or the function it builds on).
@@ -172,20 +170,20 @@ _HALF = "half: "
 #: student -> grade_id -> (expected auto score, or None when a person must grade it; reason)
 EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
     "correct": _row(),
-    "blank": {
-        **{grade_id: (0.0, _STUB) for grade_id in POINTS},
-        **{grade_id: (0.0, _UNTOUCHED) for grade_id in WRITTEN},
-        "training_accuracy": (0.0, "backprop raises, so minimize fails and fmin is undefined"),
-    },
+    "blank": blank_row(
+        POINTS,
+        WRITTEN,
+        training_accuracy=(0.0, "backprop raises, so minimize fails and fmin is undefined"),
+    ),
     "partial": _row(
-        cost_reg_reference_value=(0.0, _STUB),
-        sigmoid_gradient_values=(0.0, _STUB),
-        backprop_matches_reference=(0.0, _STUB),
-        gradient_checking_small_network=(0.0, _STUB),
-        backprop_reg_matches_reference=(0.0, _STUB),
+        cost_reg_reference_value=(0.0, STUB),
+        sigmoid_gradient_values=(0.0, STUB),
+        backprop_matches_reference=(0.0, STUB),
+        gradient_checking_small_network=(0.0, STUB),
+        backprop_reg_matches_reference=(0.0, STUB),
         training_accuracy=(0.0, "backprop is a stub: training fails, y_pred is a stub"),
-        answer_cost_differs=(0.0, _UNTOUCHED),
-        answer_gradient_checking_slow=(0.0, _UNTOUCHED),
+        answer_cost_differs=(0.0, UNTOUCHED),
+        answer_gradient_checking_slow=(0.0, UNTOUCHED),
     ),
     "no_bias_column": _row(
         forward_propagate_values=(0.0, "a1 has 400 columns: the check names the missing bias"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ds4023.sample_class import Edit, Expected, Student, expected_row
+from ds4023.sample_class import Edit, Expected, Student, blank_row, expected_row
 
 #: Points of each automatically graded test cell (they sum to 100).
 POINTS: dict[str, float] = {
@@ -72,20 +72,18 @@ def _row(**changes: tuple[float | None, str]) -> Expected:
     return expected_row(POINTS, WRITTEN, **changes)
 
 
-_UNTOUCHED = "answer left as released: nbgrader scores it 0 itself"
-_STUB = "stub left in: NotImplementedError"
 _NO_PREDICT = "calls predict on inputs without bias column: shape mismatch in the first product"
 
 #: student -> grade_id -> (expected auto score, or None when a person must grade it; reason)
 EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
     "correct": _row(),
-    "blank": {
-        **{grade_id: (0.0, _STUB) for grade_id in POINTS},
-        **{grade_id: (0.0, _UNTOUCHED) for grade_id in WRITTEN},
-        "xor_two_two_one_learns": (0.0, "the XOR cell is a stub: nn_xor is undefined"),
-        "xor_without_hidden_layer_fails": (0.0, "the XOR cell is a stub: nn_linear is undefined"),
-        "digits_test_accuracy": (0.0, "the training cell is a stub: nn_digits is undefined"),
-    },
+    "blank": blank_row(
+        POINTS,
+        WRITTEN,
+        xor_two_two_one_learns=(0.0, "the XOR cell is a stub: nn_xor is undefined"),
+        xor_without_hidden_layer_fails=(0.0, "the XOR cell is a stub: nn_linear is undefined"),
+        digits_test_accuracy=(0.0, "the training cell is a stub: nn_digits is undefined"),
+    ),
     "delta3_sign": _row(
         cost_function_prime_values=(0.0, "both gradients have the wrong sign: descent check fails"),
         gradient_check_relative_difference=(

@@ -6,7 +6,6 @@ import argparse
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,13 +31,7 @@ def measure(fn: Callable[[], object], reps: int) -> dict:
         start = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - start)
-    return {
-        "median": statistics.median(times),
-        "min": min(times),
-        "max": max(times),
-        "reps": reps,
-        "result": result,
-    }
+    return {**bench_report.spread(times), "result": result}
 
 
 def load_problem(course: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ds4023 import release, sample_class, sandbox
 from ds4023.batch_grade import grade_course
+from ds4023.bench_report import spread
 from ds4023.grading_dask import run_dask
 
 
@@ -66,16 +67,6 @@ def _grade(course: Path, workers: int, hook: str | None) -> dict:
         if results
         else 0.0,
         "scores": {row.student: row.score for row in summary.rows},
-    }
-
-
-def spread(values: list[float]) -> dict:
-    """Median, min and max of repeated figures (the benchmark's usual shape)."""
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "reps": len(values),
     }
 
 

@@ -15,6 +15,16 @@ HERE = Path(__file__).resolve().parent
 # The course id appears in the gradebook and in exported grades.
 c.CourseDirectory.course_id = "ds4023"
 
+# Each assignment's reference.py (the reference solution and the judgement of its hidden
+# tests) is for the grader alone: nbgrader must never copy it into the release.
+c.CourseDirectory.ignore = [
+    ".ipynb_checkpoints",
+    "*.pyc",
+    "__pycache__",
+    "feedback",
+    "reference.py",
+]
+
 # Resolve paths against the repository, not the shell's working directory, so every
 # nbgrader command and the JupyterLab extensions see the same course wherever they start.
 c.CourseDirectory.root = str(HERE)

@@ -22,6 +22,7 @@ from ds4023.course_dir import (
 )
 from ds4023.grading_state import STATE_DIR, GradingState, fingerprint
 from ds4023.grading_task import GRADED, AssignmentBundle, GradeResult
+from ds4023.judge import bundle_files
 
 
 class Recorder:
@@ -83,8 +84,21 @@ class Recorder:
         config = grading_config(self.cfg)
         restore = config.setdefault("RestoringOverwriteCells", {})
         restore["cell_order"] = cell_order(self.coursedir, assignment)
-        fprint = fingerprint(spec, support, {**config, "setup_hook": self.setup_hook})
-        self.plans[assignment] = {"spec": spec, "support": support, "config": config, "fp": fprint}
+        source = self.coursedir.format_path(self.coursedir.source_directory, ".", assignment)
+        probe_files, judge_files = bundle_files(Path(source))
+        fprint = fingerprint(
+            spec,
+            {**support, **probe_files, **judge_files},
+            {**config, "setup_hook": self.setup_hook},
+        )
+        self.plans[assignment] = {
+            "spec": spec,
+            "support": support,
+            "config": config,
+            "fp": fprint,
+            "probe": probe_files,
+            "judge": judge_files,
+        }
         return self.plans[assignment]
 
     def bundle(self, assignment: str) -> AssignmentBundle:
@@ -103,6 +117,8 @@ class Recorder:
                 submission_timeout=self.timeout,
                 fingerprint=p["fp"],
                 setup_hook=self.setup_hook,
+                probe_files=p["probe"],
+                judge_files=p["judge"],
             )
         return self.bundles[assignment]
 

@@ -67,6 +67,10 @@ class AssignmentBundle:
             ``function(config, scratch_root)`` before grading, to adjust nbgrader's
             configuration for the scratch course (e.g. a sandboxed kernel); if it returns a
             callable, that is called after grading to clean up.
+        probe_files: files put beside the notebook for the hidden tests' probes (the probe
+            module and the grader's inputs); the kernel may read them, they hold no answers.
+        judge_files: the assignment's ``reference.py`` (and what it reads), written where
+            only the grading process can read them; empty for an assignment without one.
     """
 
     assignment: str
@@ -78,6 +82,8 @@ class AssignmentBundle:
     submission_timeout: float
     fingerprint: str
     setup_hook: str | None = None
+    probe_files: dict[str, bytes] = field(default_factory=dict)
+    judge_files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -174,6 +180,9 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
             return result
         (scratch / "gradebook.db").write_bytes(bundle.gradebook_template)
         _write_files(scratch / "source" / bundle.assignment, bundle.support_files)
+        _write_files(scratch / "source" / bundle.assignment, bundle.probe_files)
+        if bundle.judge_files:  # outside the assignment's folder: never shown to a kernel
+            _write_files(scratch / "judge", {**bundle.support_files, **bundle.judge_files})
         sub_dir = scratch / "submitted" / submission.student / bundle.assignment
         sub_dir.mkdir(parents=True)
         _write_files(sub_dir, submission.files)
@@ -187,6 +196,8 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
             cfg.Autograde.get("sanitize_preprocessors")
         )
         cfg.Autograde.autograde_preprocessors = tracked_preprocessors(cfg)
+        if bundle.judge_files:
+            cfg.JudgeHiddenTests.reference = str(scratch / "judge" / "reference.py")
         if "shutdown_kernel" not in cfg.Execute:  # outputs are in; no need to wait politely
             cfg.Execute.shutdown_kernel = "immediate"
         coursedir = CourseDirectory(config=cfg, log=log)
@@ -202,6 +213,7 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
             fired.set()
             running = RUNNING.get(owner)
             if running is not None:
+                running.stopped_by_watchdog = bundle.submission_timeout
                 running.kill_kernel()
 
         timer = threading.Timer(bundle.submission_timeout, watchdog)
@@ -227,7 +239,10 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         result.warnings = handler.lines[:50]
         out_dir = scratch / "autograded" / submission.student / bundle.assignment
         produced = {n: out_dir / f"{n}.ipynb" for n in bundle.notebooks}
-        if error is not None or fired.is_set() or not any(p.is_file() for p in produced.values()):
+        if error is None and fired.is_set() and any(p.is_file() for p in produced.values()):
+            limit = bundle.submission_timeout  # the tests that finished keep their scores
+            result.warnings.append(f"stopped at the {limit:g} s limit: later tests scored 0")
+        elif error is not None or fired.is_set() or not any(p.is_file() for p in produced.values()):
             timed_out = bundle.submission_timeout if fired.is_set() else 0
             reason = describe_failure(grader.failure or error, execute, timed_out)
             result.reason = reason.replace(str(scratch) + os.sep, "")  # no scratch paths
@@ -266,7 +281,7 @@ def _returned_files(out_dir: Path, bundle: AssignmentBundle, notes: list[str]) -
             notes.append(f"not kept: {rel} ({size} bytes) is larger than the limit")
             continue
         data = Path(name).read_bytes()
-        if bundle.support_files.get(rel) != data:
+        if bundle.support_files.get(rel, bundle.probe_files.get(rel)) != data:
             files[rel] = data
     return files
 

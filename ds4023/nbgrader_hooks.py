@@ -2,24 +2,57 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
 
 import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import Execute
-from nbgrader.utils import is_grade
+from nbgrader.preprocessors import Execute, SaveAutoGrades
+from nbgrader.utils import is_grade, is_solution
 from traitlets import Integer
 from traitlets.config import Config
 
-from ds4023.code_review import HeldForReview, ReviewCode
+from ds4023 import probe
+from ds4023.judge import MAX_RECORD_BYTES
+from ds4023.nbgrader_judge import JudgeHiddenTests
 from ds4023.nbgrader_restore import NotThisNotebook
 
 # Execute instances running in this process, by thread, so a watchdog can find the kernel.
 RUNNING: dict[int, TrackedExecute] = {}
+#: A hidden region of a cell, as nbgrader marks it.
+HIDDEN_REGION = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*(\n|$)",
+    re.S | re.M,
+)
+
+
+def probe_expression(cell) -> str | None:
+    """The probe expression of a test cell: its one hidden region, if that is one expression.
+
+    Args:
+        cell: a notebook cell (its source restored from the gradebook by then).
+
+    Returns:
+        The expression, or None for any other cell (no hidden region, or hidden code that is
+        not a single expression: an old-style hidden test that runs as part of the cell).
+    """
+    if cell.cell_type != "code" or not is_grade(cell) or is_solution(cell):
+        return None
+    found = HIDDEN_REGION.findall(cell.source)
+    if len(found) != 1:
+        return None
+    text = found[0][0].strip()
+    try:
+        compile(text, "<hidden test>", "eval")
+    except SyntaxError:
+        return None
+    return text
 
 
 class TrackedExecute(Execute):
@@ -30,12 +63,16 @@ class TrackedExecute(Execute):
     watchdog kill the kernel's process group when the submission overruns. Against hostile
     code it also:
 
+    - runs a test cell's hidden region, one probe expression (``ds4023.probe``), not as part
+      of the cell but afterwards through ``user_expressions`` of an execute request of its own
+      (so the student's input transformers never see it, and a failing visible check does not
+      stop it), and keeps what it returns in ``resources["ds4023_records"]`` for the judge;
     - keeps at most ``max_output_bytes`` of each cell's output while the cell runs (nbgrader's
       LimitOutput only counts lines, after the whole output is in memory), never dropping an
       error or the fact that something went to stderr;
-    - scores a test cell whose execution ended in an error 0 whatever else it printed: an
-      ``execute_result`` the student's code emitted before the error would otherwise be taken
-      as a partial score;
+    - when the kernel dies or the submission's watchdog stops it, keeps the cells that ran
+      (``resources["ds4023_stopped"]`` says why the rest did not), so the tests that finished
+      keep their scores;
     - waits ``iopub_timeout`` = 30 s (not 4 s) for the output of a cell that printed a lot.
     """
 
@@ -49,9 +86,18 @@ class TrackedExecute(Execute):
         self.started = time.perf_counter()
         self.cell_seconds = 0.0
         self.first_cell_at = None
+        self.stopped_by_watchdog = False
+        resources = resources if resources is not None else {}
+        resources["ds4023_records"] = {}
         RUNNING[threading.get_ident()] = self
         try:
             return super().preprocess(nb, resources, km=km)
+        except (DeadKernelError, CellTimeoutError) as err:
+            if not resources["ds4023_records"] and not self.stopped_by_watchdog:
+                raise  # nothing was judged yet: the failure explains the whole submission
+            limit = self.stopped_by_watchdog or 0
+            resources["ds4023_stopped"] = "not run: " + describe_failure(err, self, limit)
+            return nb, resources
         finally:
             RUNNING.pop(threading.get_ident(), None)
             self.finished = time.perf_counter()
@@ -64,10 +110,46 @@ class TrackedExecute(Execute):
         now = time.perf_counter()
         if self.first_cell_at is None:
             self.first_cell_at = now
+        full, probe = cell.source, probe_expression(cell)
+        if probe is not None:
+            cell.source = HIDDEN_REGION.sub("", full)
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            if probe is not None:
+                resources["ds4023_records"][grade_id] = self._run_probe(probe, index)
+            return cell, resources
         finally:
+            cell.source = full
             self.cell_seconds += time.perf_counter() - now
+
+    def _run_probe(self, expression: str, index: int) -> tuple[dict | None, str]:
+        """Evaluate a hidden test's probe expression; return (record payload or None, why)."""
+        probe_cell = nbformat.v4.new_code_cell("pass")
+        original = self.kc.execute
+
+        def execute(code, **kwargs):
+            kwargs.update(silent=True, store_history=False, user_expressions={"r": expression})
+            return original(code, **kwargs)
+
+        self.kc.execute, self._probe_reply = execute, None
+        test_cell = self.nb.cells[index]
+        try:
+            self.execute_cell(probe_cell, index, store_history=False)
+        finally:
+            del self.kc.execute  # back to the class's method
+            self.nb.cells[index] = test_cell  # nbclient put the probe's cell in its place
+        reply = (self._probe_reply or {}).get("r")
+        if not isinstance(reply, dict):
+            return None, "the hidden test did not run (the kernel gave no answer)"
+        if reply.get("status") != "ok":
+            why = f"{reply.get('ename', 'error')}: {reply.get('evalue', '')}"[:300]
+            return None, f"the hidden test could not run ({why})"
+        payload = reply.get("data", {}).get(probe.MIME)
+        if not isinstance(payload, dict):
+            return None, "the hidden test returned no record"
+        if len(json.dumps(payload)) > MAX_RECORD_BYTES:
+            return None, "the hidden test's record is larger than the grader reads"
+        return payload, ""
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
@@ -95,10 +177,9 @@ class TrackedExecute(Execute):
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
-        cell, reply = kwargs.get("cell"), kwargs.get("execute_reply") or {}
-        failed = reply.get("content", {}).get("status") == "error"
-        if cell is not None and is_grade(cell) and failed:
-            cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
+        reply = (kwargs.get("execute_reply") or {}).get("content", {})
+        if "user_expressions" in reply:
+            self._probe_reply = reply["user_expressions"]
 
     def kill_kernel(self) -> None:
         """Kill the kernel and every process it started (its process group)."""
@@ -165,7 +246,7 @@ def describe_failure(err: BaseException | None, execute: TrackedExecute | None, 
     name = type(err).__name__ if err is not None else "error"
     if timed_out:
         return f"stopped: the submission ran longer than its {timed_out:g} s limit{where}"
-    if isinstance(err, HeldForReview | NotThisNotebook):
+    if isinstance(err, NotThisNotebook):
         return str(err)[:600]
     if name == "CellTimeoutError" and not getattr(execute, "interrupted", True):
         return f"the output of a cell could not be collected in time (it printed too much){where}"
@@ -183,14 +264,16 @@ def describe_failure(err: BaseException | None, execute: TrackedExecute | None, 
 
 def tracked_preprocessors(cfg: Config) -> list:
     """The autograde preprocessors (configured or nbgrader's): Execute swapped for ours, and the
-    code review (:class:`~ds4023.code_review.ReviewCode`) right before it."""
+    judge (:class:`~ds4023.nbgrader_judge.JudgeHiddenTests`) right before ``SaveAutoGrades``."""
     configured = cfg.Autograde.get("autograde_preprocessors")
     chain = configured or Autograde.class_traits()["autograde_preprocessors"].default()
     out = []
     for p in chain:
         if p is Execute or p is TrackedExecute:
-            out += [ReviewCode, TrackedExecute]
-        elif p is not ReviewCode:
+            out.append(TrackedExecute)
+        elif p is SaveAutoGrades:
+            out += [JudgeHiddenTests, SaveAutoGrades]
+        elif p is not JudgeHiddenTests:
             out.append(p)
     return out
 

@@ -93,6 +93,18 @@ class Metadata:
 
 
 @dataclass(frozen=True)
+class Tags:
+    """Give cells Jupyter tags in their own metadata (``skip-execution``, ``raises-exception``)."""
+
+    cells: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    def apply(self, nb: NotebookNode) -> None:
+        for key in self.cells:
+            nb.cells[_find(nb, key)].metadata["tags"] = list(self.tags)
+
+
+@dataclass(frozen=True)
 class Duplicate:
     """Append a copy of a cell (same metadata) at the end, with another source if given."""
 
@@ -124,7 +136,8 @@ class Hostile:
 
     Attributes:
         name: the student id.
-        kind: ``resource``, ``tampering``, ``fooling`` or ``outside``.
+        kind: ``resource``, ``tampering``, ``fooling``, ``outside`` or ``honest`` (unusual but
+            honest code, which must be graded like the same work written plainly).
         story: one line saying what the submission does.
         base: the sample student whose work it starts from (its expected row is the basis).
         fast: apply the table's ``FAST_EDITS`` (training cut to 5 evaluations, so

@@ -11,6 +11,7 @@ from ds4023.hostile_class import (
     Metadata,
     MoveToEnd,
     Replace,
+    Tags,
 )
 from ds4023.sample_class import Edit
 from ds4023.sample_class_backprop import POINTS
@@ -297,6 +298,87 @@ try:
 except OSError as err:
     print("data file kept:", type(err).__name__)
 """
+_TRANSFORMER = """\
+import os
+
+shell = os.sys.modules["__main__"].get_ipython()
+
+
+def blank_tests(lines):
+    # blank every later cell that looks like a test, so that nothing can fail
+    text = "".join(lines)
+    return [] if "assert" in text or "check" in text else lines
+
+
+shell.input_transformers_post.append(blank_tests)
+"""
+_TRANSFORMER_MODULE = """\
+import pathlib
+
+pathlib.Path("matplotlib_inline_extra.py").write_text(
+    "import os\\n"
+    "shell = os.sys.modules['__main__'].get_ipython()\\n"
+    "shell.input_transformers_post.append(\\n"
+    "    lambda lines: [] if 'check' in ''.join(lines) else lines)\\n"
+)
+import matplotlib_inline_extra  # noqa: E402,F401  (named like an installed package)
+"""
+_ALIAS_PATCH = """\
+lib = np
+lib.allclose = lib.isclose = lambda *args, **kwargs: True
+checks_module = checks
+for name in dir(checks_module):
+    if name.startswith("check_"):
+        setattr(checks_module, name, lambda *args, **kwargs: None)
+"""
+_SETTRACE = """\
+import operator
+
+tracer = operator.attrgetter("sys.settrace")(__import__("os"))
+
+
+def flip(frame, event, arg):
+    # make every local named like a verdict look like a pass
+    for name in ("ok", "passed", "right", "fraction"):
+        if name in frame.f_locals:
+            frame.f_locals[name] = True
+    return flip
+
+
+tracer(flip)
+"""
+_GLOBALS_REACH = """\
+def backprop(params, X, y):
+    # look for a reference anywhere in the interpreter's modules, through __globals__
+    import sys
+
+    for module in list(sys.modules.values()):
+        space = getattr(getattr(module, "run", None), "__glo" + "bals__", {})
+        for name in ("_ref", "network", "reference"):
+            if callable(space.get(name)):
+                return space[name](params, X, y)
+    raise RuntimeError("no reference to borrow")
+"""
+_DISPLAYHOOK = """\
+import sys
+
+plain_hook = sys.displayhook
+
+
+def loud_hook(value):
+    print("passed")  # a word first in every cell with a result
+    plain_hook(value)
+
+
+sys.displayhook = loud_hook
+"""
+_LEAK_HISTORY = """\
+import base64
+import zlib
+
+print(base64.b64encode(zlib.compress("\\n".join(In).encode())).decode()[:2000])
+"""
+
 _SHADOW_FILES = (
     ("numpy.py", "raise SystemExit('a planted numpy was imported')\n"),
     ("sitecustomize.py", "raise SystemExit('a planted sitecustomize was imported')\n"),
@@ -372,7 +454,7 @@ HOSTILE: tuple[Hostile, ...] = (
         "resource",
         "plot_image reads address 0 through ctypes",
         changes=(Replace("plot_image_code", _SEGV_CTYPES),),
-        failed="imports ctypes",
+        failed="the kernel died while running cell",
     ),
     # ---- tampering with the notebook ----
     Hostile(
@@ -494,7 +576,6 @@ HOSTILE: tuple[Hostile, ...] = (
         "first example only; np.isclose/allclose/array_equal/testing and the checks replaced",
         base="first_example_only",
         changes=(Append("backprop_code", _PATCH_NUMPY),),
-        failed="changes np.allclose",
     ),
     Hostile(
         "builtins_patched",
@@ -502,7 +583,6 @@ HOSTILE: tuple[Hostile, ...] = (
         "no bias column; abs, round, float, AssertionError and zip replaced in builtins",
         base="no_bias_column",
         changes=(Append("forward_propagate_code", _PATCH_BUILTINS),),
-        failed="imports builtins",
     ),
     Hostile(
         "builtins_shadowed",
@@ -510,7 +590,6 @@ HOSTILE: tuple[Hostile, ...] = (
         "no bias column; a global zip that yields nothing for zip(..., strict=True)",
         base="no_bias_column",
         changes=(Append("forward_propagate_code", _SHADOW_ZIP),),
-        failed="redefines zip, which the tests use",
     ),
     Hostile(
         "always_equal",
@@ -532,7 +611,6 @@ HOSTILE: tuple[Hostile, ...] = (
         "cost not divided by m; emits an execute_result of 10 (nbgrader's partial credit)",
         base="cost_not_divided_by_m",
         changes=(Append("cost_code", _FAKE_RESULT),),
-        failed="uses .displayhook",
     ),
     Hostile(
         "swallowed_errors",
@@ -540,14 +618,13 @@ HOSTILE: tuple[Hostile, ...] = (
         "cost not divided by m; a custom exception handler hides every traceback",
         base="cost_not_divided_by_m",
         changes=(Append("cost_code", _SWALLOW),),
-        failed="uses .set_custom_exc",
     ),
     Hostile(
         "reuses_hidden_tests",
         "fooling",
         "backprop calls the hidden tests' _ref from globals; backprop_reg execs it from In",
         changes=(Replace("backprop_code", _LEFTOVERS), Replace("backprop_reg_code", "")),
-        failed="uses _ref, a name of the hidden tests",
+        zero=("backprop_matches_reference", "backprop_reg_matches_reference"),
     ),
     Hostile(
         "reads_hidden_files",
@@ -587,5 +664,109 @@ HOSTILE: tuple[Hostile, ...] = (
         "first example only; hands in numpy.py, sitecustomize.py and a no-op backprop_checks.py",
         base="first_example_only",
         files=_SHADOW_FILES,
+    ),
+    # ---- cheats that beat the old in-kernel tests: each earns what the work without it earns
+    Hostile(
+        "tests_tagged_skip",
+        "fooling",
+        "first example only; every test cell tagged skip-execution and raises-exception",
+        base="first_example_only",
+        changes=(Tags(TESTS, ("skip-execution", "raises-exception")),),
+    ),
+    Hostile(
+        "input_transformer",
+        "fooling",
+        "no bias column; an input transformer blanks every later cell with assert or check",
+        base="no_bias_column",
+        changes=(Append("network_sizes_code", _TRANSFORMER),),
+    ),
+    Hostile(
+        "transformer_module",
+        "fooling",
+        "cost not divided by m; writes the transformer to a module named like a package",
+        base="cost_not_divided_by_m",
+        changes=(Append("network_sizes_code", _TRANSFORMER_MODULE),),
+    ),
+    Hostile(
+        "numpy_alias_patched",
+        "fooling",
+        "gradient not divided by m; np.allclose and every check_* patched through aliases",
+        base="gradient_not_divided_by_m",
+        changes=(Append("backprop_code", _ALIAS_PATCH),),
+    ),
+    Hostile(
+        "settrace_flip",
+        "fooling",
+        "cost summed over one axis; sys.settrace (through operator.attrgetter) flips verdicts",
+        base="cost_sum_wrong_axis",
+        changes=(Append("cost_code", _SETTRACE),),
+    ),
+    Hostile(
+        "globals_reach",
+        "fooling",
+        "backprop looks for a reference in every module's __globals__ (there is none)",
+        changes=(Replace("backprop_code", _GLOBALS_REACH),),
+        zero=("backprop_matches_reference", "backprop_reg_matches_reference"),
+    ),
+    Hostile(
+        "displayhook_word",
+        "fooling",
+        "bias gradient regularized; sys.displayhook prints a word before every result",
+        base="bias_gradient_regularized",
+        changes=(Append("sigmoid_code", _DISPLAYHOOK),),
+    ),
+    Hostile(
+        "leaks_history",
+        "fooling",
+        "a last cell prints a compressed, base64 copy of the input history",
+        changes=(AddCell(_LEAK_HISTORY),),
+    ),
+    # ---- honest students with unusual code: graded exactly like `correct`
+    Hostile(
+        "honest_importlib",
+        "honest",
+        "sigmoid takes exp from numpy through importlib and getattr",
+        edits=(
+            Edit(
+                "sigmoid_code",
+                "    return 1 / (1 + np.exp(-z))",
+                "    import importlib\n\n"
+                '    exp = getattr(importlib.import_module("numpy"), "exp")\n'
+                "    return 1 / (1 + exp(-z))",
+            ),
+        ),
+    ),
+    Hostile(
+        "honest_setattr",
+        "honest",
+        "forward_propagate keeps the weights in a helper class that sets them with setattr",
+        edits=(
+            Edit(
+                "forward_propagate_code",
+                "    m = X.shape[0]\n",
+                "    class Layers:\n"
+                "        def __init__(self, **arrays):\n"
+                "            for name, value in arrays.items():\n"
+                "                setattr(self, name, value)\n\n"
+                "    _labels = Layers(t1=theta1, t2=theta2)\n"
+                '    theta1, theta2 = _labels.t1, vars(_labels)["t2"]\n'
+                "    m = X.shape[0]\n",
+            ),
+        ),
+    ),
+    Hostile(
+        "honest_pickle",
+        "honest",
+        "backprop_reg copies the weights through pickle and imports traceback",
+        edits=(
+            Edit(
+                "backprop_reg_code",
+                "    J, grad = backprop(params, X, y)\n",
+                "    import pickle\n"
+                "    import traceback  # noqa: F401\n\n"
+                "    params = pickle.loads(pickle.dumps(params))\n"
+                "    J, grad = backprop(params, X, y)\n",
+            ),
+        ),
     ),
 )

@@ -111,6 +111,7 @@ class TrackedExecute(Execute):
         if self.first_cell_at is None:
             self.first_cell_at = now
         full, probe = cell.source, probe_expression(cell)
+        self._judged = probe is not None
         if probe is not None:
             cell.source = HIDDEN_REGION.sub("", full)
         try:
@@ -177,9 +178,13 @@ class TrackedExecute(Execute):
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
-        reply = (kwargs.get("execute_reply") or {}).get("content", {})
+        cell, reply = kwargs.get("cell"), (kwargs.get("execute_reply") or {}).get("content", {})
         if "user_expressions" in reply:
             self._probe_reply = reply["user_expressions"]
+        judged = getattr(self, "_judged", False)
+        if cell is not None and is_grade(cell) and not judged and reply.get("status") == "error":
+            # a test that scores itself (no probe): a result emitted before its error is no score
+            cell.outputs = [o for o in cell.outputs if o.output_type != "execute_result"]
 
     def kill_kernel(self) -> None:
         """Kill the kernel and every process it started (its process group)."""

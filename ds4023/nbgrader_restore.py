@@ -6,6 +6,9 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
 from traitlets import Bool, Dict
 
+#: Jupyter tags that change how a cell runs (skipped, or its error ignored): never honoured.
+EXECUTION_TAGS = {"skip-execution", "raises-exception"}
+
 
 class NotThisNotebook(ValueError):
     """The submitted notebook holds none of the cells of the notebook it is graded as."""
@@ -38,6 +41,8 @@ class RestoringOverwriteCells(OverwriteCells):
     - missing test cells are added back (``add_missing_cells`` is on by default) after the
       cell that precedes them in the released notebook (``cell_order``), not after the
       alphabetically previous one, which may be missing or elsewhere;
+    - the tags ``skip-execution`` and ``raises-exception`` are removed from every cell, so a
+      cell always runs as it would without them;
     - a notebook holding none of the notebook's test and answer cells is refused
       (:class:`NotThisNotebook`): it is another notebook, not a damaged copy of this one.
     """
@@ -65,6 +70,12 @@ class RestoringOverwriteCells(OverwriteCells):
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, cell_index):
+        tags = cell.metadata.get("tags")
+        if isinstance(tags, list) and set(tags) & EXECUTION_TAGS:  # the cell runs as released
+            self.log.warning(
+                "Cell %s: tags %s removed", cell_index, sorted(set(tags) & EXECUTION_TAGS)
+            )
+            cell.metadata["tags"] = [t for t in tags if t not in EXECUTION_TAGS]
         meta = cell.metadata.get("nbgrader")
         grade_id = meta.get("grade_id") if meta else None
         if grade_id is None:

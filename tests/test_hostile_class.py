@@ -35,7 +35,7 @@ from ds4023 import (
     sandbox,
 )
 from ds4023.grading_state import GradingState
-from ds4023.hostile_class_backprop import HOSTILE, LEGIT
+from ds4023.hostile_class_backprop import HOSTILE, LEGIT, TESTS
 
 pytestmark = [
     pytest.mark.timeout(1800),
@@ -116,7 +116,7 @@ def test_the_corpus_covers_every_kind_of_attack():
     """Does the corpus hold at least 20 bad submissions, of all four kinds, each named once?"""
     names = [h.name for h in HOSTILE]
     assert len(names) >= 20 and len(set(names)) == len(names)
-    assert {h.kind for h in HOSTILE} == {"resource", "tampering", "fooling", "outside"}
+    assert {h.kind for h in HOSTILE} == {"resource", "tampering", "fooling", "outside", "honest"}
     assert not set(names) & set(LEGIT)
 
 
@@ -204,17 +204,12 @@ def test_feedback_pages_never_show_a_hidden_test_line(graded):
                 inside = "BEGIN" in line
             elif inside and len(line.strip()) >= 12 and line.strip() not in everyone:
                 hidden.append(line.strip())
-    assert len(hidden) > 50
+    assert len(set(hidden)) > len(TESTS)  # each test cell's probe call, and its comment
     pages = list((graded.course / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
     assert len(pages) == len(LEGIT) + len(HOSTILE)
     for page in pages:
         text = html.unescape(page.read_text())
         assert [h for h in hidden if h in text] == [], page
-
-
-def review_off(config, scratch):
-    """A setup hook that turns the code review off (to test what lies behind it)."""
-    config.ReviewCode.enabled = False
 
 
 _SQUARE_FAKE_SCORE = "import sys\n\ndef square(x):\n    sys.displayhook(2.0)\n    return x + 1"
@@ -225,7 +220,8 @@ _SQUARE_SWALLOW = (
 
 
 def test_a_score_printed_before_a_failing_test_counts_nothing(tmp_path_factory):
-    """Without the review, do an emitted execute_result or a hidden traceback still score 0?"""
+    """In a test that scores itself (no probe), do an emitted result or a hidden traceback
+    still score 0?"""
     students = {
         "fake_score": {"square": _SQUARE_FAKE_SCORE},
         "swallowed": {"square": _SQUARE_SWALLOW},
@@ -233,17 +229,10 @@ def test_a_score_printed_before_a_failing_test_counts_nothing(tmp_path_factory):
     }
     course = new_course(tmp_path_factory, tmp_path_factory.mktemp("fake") / "c", students)
     with course_env():
-        batch_grade.grade_course(
-            course, workers=2, progress=False, setup_hook="test_hostile_class:review_off"
-        )
-        unreviewed = scores(
-            gradebook_io.grade_table(f"sqlite:///{course}/gradebook.db", "ds4023", TOY)
-        )
         batch_grade.grade_course(course, workers=2, progress=False)
-    assert unreviewed["fake_score"]["test_square"] == (0.0, False)
-    assert unreviewed["swallowed"]["test_square"] == (0.0, False)
-    assert unreviewed["correct"]["test_square"] == (2.0, False)
+        graded = scores(gradebook_io.grade_table(f"sqlite:///{course}/gradebook.db", "ds4023", TOY))
+    assert graded["fake_score"]["test_square"] == (0.0, False)
+    assert graded["swallowed"]["test_square"] == (0.0, False)
+    assert graded["correct"]["test_square"] == (2.0, False)
     state = GradingState(course)
-    for student in ("fake_score", "swallowed"):  # with the review on (the default): held
-        assert state.get(TOY, student)["reason"].startswith("held for review")
-    assert state.get(TOY, "correct")["status"] == "graded"
+    assert {state.get(TOY, s)["status"] for s in students} == {"graded"}

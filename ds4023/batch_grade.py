@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import time
@@ -14,11 +15,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
 from ds4023 import COURSE_ROOT, gradebook_io, sandbox
-from ds4023.course_dir import GradingError, find_submissions, read_submission
+from ds4023.course_dir import (
+    DEFAULT_MAX_SUBMISSION_MB,
+    GradingError,
+    SubmissionRefused,
+    find_submissions,
+    read_submission,
+)
 from ds4023.grading_pool import Job, Runner, WorkerStartError, run_local
 from ds4023.grading_recorder import Recorder
 from ds4023.grading_state import STATE_DIR
-from ds4023.grading_task import GRADED
+from ds4023.grading_task import FAILED, GRADED, GradeResult, SubmissionFiles
 
 #: Seconds one whole submission may run (all its cells) before its kernel is killed.
 DEFAULT_SUBMISSION_TIMEOUT = float(os.environ.get("DS4023_SUBMISSION_TIMEOUT", "900"))
@@ -72,6 +79,7 @@ def grade_course(
     setup_hook: str | None = None,
     engine: str = DEFAULT_ENGINE,
     scheduler: str | None = None,
+    max_submission_mb: float = DEFAULT_MAX_SUBMISSION_MB,
 ) -> Summary:
     """Autograde the submissions of a course directory that are new or changed.
 
@@ -90,6 +98,8 @@ def grade_course(
             ``"local"`` (a local process pool); used when ``runner`` is None.
         scheduler: address of an existing Dask scheduler (default: ``$DS4023_DASK_SCHEDULER``,
             else an embedded cluster); see docs/scaling.md.
+        max_submission_mb: a submission whose files (data files excluded) add up to more is
+            refused unread, as is one holding a symbolic link (docs/grading.md).
 
     Returns:
         The :class:`Summary` of the run (final table and counts).
@@ -106,14 +116,21 @@ def grade_course(
         runner = partial(
             run_dask, scheduler=scheduler, log_dir=str(course.root / STATE_DIR / "logs")
         )
+    limit = int(max_submission_mb * 1e6)
     with course.lock():
-        return _grade(course, assignment, student, workers, force, runner, progress, started)
+        return _grade(course, assignment, student, workers, force, runner, progress, started, limit)
 
 
-def _grade(course, assignment, student, workers, force, runner, progress, started) -> Summary:
+def _refusal(course: Recorder, a: str, s: str, refused: SubmissionRefused) -> GradeResult:
+    fprint = course.plans[a]["fp"]
+    return GradeResult(s, a, refused.digest, fprint, FAILED, reason=refused.reason)
+
+
+def _grade(course, assignment, student, workers, force, runner, progress, started, limit):
     found = find_submissions(course.coursedir, assignment, student)
     summary = Summary()
     jobs: list[Job] = []
+    refusals: list[GradeResult] = []  # symlinks, special files, too big: a zero, never read
     plans = {a: course.plan(a) for a in found}  # every assignment checked before any write
     for a, students in found.items():
         plan = plans[a]
@@ -122,24 +139,38 @@ def _grade(course, assignment, student, workers, force, runner, progress, starte
         ignore = course.coursedir.ignore
         for s in students:
             folder = course.folder(a, s)
-            digest = read_submission(folder, s, plan["support"], ignore).digest
+            try:
+                digest, refused = (
+                    read_submission(folder, s, plan["support"], ignore, limit).digest,
+                    None,
+                )
+            except SubmissionRefused as err:
+                digest, refused = err.digest, err
             if not force and course.is_done(a, s, digest, in_gradebook):
                 summary.skipped += 1
                 continue
+            if refused:
+                refusals.append(_refusal(course, a, s, refused))
+                continue
 
             def load(folder=folder, s=s, support=plan["support"], ignore=ignore):
-                return read_submission(folder, s, support, ignore)
+                try:
+                    return read_submission(folder, s, support, ignore, limit)
+                except SubmissionRefused:  # changed since it was looked at: graded next run
+                    return SubmissionFiles(s, {}, "changed-since-planned")
 
             jobs.append(Job(a, s, load))
     fresh = set()
-    if jobs:
+    if jobs or refusals:
         bundles = {a: course.bundle(a) for a in {job.assignment for job in jobs}}
-        count = min(workers or os.cpu_count() or 1, len(jobs))
-        bar = tqdm(total=len(jobs), unit="sub", desc="autograding", disable=not progress)
+        count = min(workers or os.cpu_count() or 1, max(len(jobs), 1))
+        total = len(jobs) + len(refusals)
+        bar = tqdm(total=total, unit="sub", desc="autograding", disable=not progress)
         with bar:
             if runner is None:
                 runner = partial(run_local, log_dir=str(course.root / STATE_DIR / "logs"))
-            for result in runner(bundles, jobs, count):
+            results = runner(bundles, jobs, count) if jobs else iter(())
+            for result in itertools.chain(refusals, results):
                 course.record(result)
                 fresh.add((result.assignment, result.student))
                 summary.graded_now += 1
@@ -209,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions")
     parser.add_argument("--submission-timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT)
+    parser.add_argument(
+        "--max-submission-mb",
+        type=float,
+        default=DEFAULT_MAX_SUBMISSION_MB,
+        help="refuse, unread, a submission whose files add up to more (default: "
+        "$DS4023_MAX_SUBMISSION_MB or 50)",
+    )
     parser.add_argument("--no-feedback", action="store_true", help="skip the feedback step")
     parser.add_argument("--no-report", action="store_true", help="skip the CSV and report step")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -237,6 +275,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.max_submission_mb <= 0:
+        parser.error("--max-submission-mb must be positive")
     if args.scheduler and args.engine != "dask":
         parser.error("--scheduler needs --engine dask")
     if args.unsafe_no_sandbox:
@@ -263,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             setup_hook=args.setup_hook,
             engine=args.engine,
             scheduler=args.scheduler,
+            max_submission_mb=args.max_submission_mb,
         )
     except (GradingError, gradebook_io.GradebookError, WorkerStartError) as err:
         print(f"error: {err}", file=sys.stderr)

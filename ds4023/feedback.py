@@ -1,4 +1,8 @@
-"""Feedback HTML for every graded student, with the source of hidden tests kept out of it."""
+"""Feedback HTML for every graded student, with the source of hidden tests kept out of it.
+
+Every page is rendered by :class:`~ds4023.feedback_safety.SafeFeedbackExporter`, so no HTML or
+JavaScript from a submission is live in it (docs/security.md).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,6 @@ import sys
 from pathlib import Path
 
 import nbformat
-from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
 from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -22,6 +25,7 @@ from traitlets import Bool, Unicode
 
 from ds4023 import COURSE_ROOT, gradebook_io
 from ds4023.course_dir import GradingError, load_course
+from ds4023.feedback_safety import SafeFeedbackExporter
 from ds4023.grading_state import STATE_DIR, GradingState, atomic_write_text
 from ds4023.grading_task import GRADED
 
@@ -30,7 +34,7 @@ PLACEHOLDER = "# [hidden tests: not shown]"
 #: What replaces an output line that quotes a hidden test.
 REDACTED = "[line of a hidden test removed]"
 #: Bump to regenerate every feedback file after a change here.
-FEEDBACK_VERSION = 2
+FEEDBACK_VERSION = 3
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -119,10 +123,10 @@ def _redact_outputs(cell, hidden: list[str], shrink_tracebacks: bool) -> None:
                     out.data[mime] = _redact(value, hidden)
 
 
-def _exporter(cfg, coursedir) -> HTMLExporter:
+def _exporter(cfg, coursedir) -> SafeFeedbackExporter:
     # nbgrader's GenerateFeedback sets up the 'feedback' template and its paths on init
     feedback = GenerateFeedback(coursedir=coursedir, config=cfg)
-    exporter = HTMLExporter(config=feedback.config)
+    exporter = SafeFeedbackExporter(config=feedback.config)
     for pp in (HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor):
         exporter.register_preprocessor(pp(config=feedback.config), enabled=True)
     return exporter

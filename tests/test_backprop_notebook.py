@@ -18,7 +18,8 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from ds4023 import COURSE_ROOT
+from ds4023 import COURSE_ROOT, batch_grade
+from ds4023.nbgrader_hooks import HIDDEN_REGION
 from ds4023.release import install_data, run_nbgrader
 
 pytestmark = pytest.mark.timeout(900)
@@ -28,13 +29,6 @@ SOURCE = COURSE_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
 #: Automatically graded parts (core, 100 points) and the optional extra part.
 CORE_POINTS = 100
 OPTIONAL = {"gradient_checking_small_network": 20}
-#: Parts whose hidden tests give half the points for a known mistake.
-PARTIAL = {
-    "cost_reference_value",
-    "cost_reg_reference_value",
-    "backprop_matches_reference",
-    "backprop_reg_matches_reference",
-}
 
 
 def _meta(cell) -> dict:
@@ -83,7 +77,9 @@ def graded_course(tmp_path_factory):
         for student, folder in notebooks.items():
             target = course / "submitted" / student / ASSIGNMENT
             shutil.copytree(folder, target)
-        run_nbgrader(["autograde", ASSIGNMENT], course)
+        # the course's grader (hidden tests are judged outside the kernel; plain `nbgrader
+        # autograde` cannot judge them)
+        batch_grade.grade_course(course, workers=2, progress=False)
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in notebooks:
@@ -171,7 +167,7 @@ def test_release_has_stubs_and_no_solution_or_hidden_test(graded_course):
 
 
 def test_grading_design_of_the_source():
-    """Is every test cell one documented check, hidden-tested, with points adding up as planned?"""
+    """Is every test cell one documented check with one probe call, points as planned?"""
     nb = nbformat.read(SOURCE, as_version=4)
     ids = [_meta(c)["grade_id"] for c in nb.cells if _meta(c)]
     assert len(ids) == len(set(ids)), "grade_ids must be unique"
@@ -183,10 +179,12 @@ def test_grading_design_of_the_source():
     for grade_id, cell in tests.items():
         first = cell.source.splitlines()[0]
         assert first.startswith('"""') and first.endswith('?"""'), grade_id
-        hidden = cell.source.count("### BEGIN HIDDEN TESTS")
-        # the network sizes are three constants: the visible test checks all there is; a
-        # part with partial credit has a second, leading hidden block that defers its check
-        assert hidden == (0 if grade_id == "network_sizes" else 1 + (grade_id in PARTIAL)), grade_id
+        # one hidden region per test, the probe call the grader evaluates and judges
+        # (source/backprop/reference.py); nothing of the judgement is in the notebook
+        hidden = HIDDEN_REGION.findall(cell.source)
+        assert len(hidden) == 1, grade_id
+        assert f'__import__("ds4023_probe").run("{grade_id}", globals())' in hidden[0][0]
+        assert len(hidden[0][0].strip().splitlines()) <= 2, grade_id
     for cell in tests.values():
         for banned in ("np.isclose", "np.allclose", "np.testing"):
             hidden_part = cell.source.partition("### BEGIN HIDDEN TESTS")[2]

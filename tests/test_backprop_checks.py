@@ -154,11 +154,10 @@ MORE_MISTAKES = {
         "backprop_matches_reference",
         Edit(
             "backprop_code",
-            "            delta1 = dger(1.0, d2, a1[t], a=delta1, overwrite_a=True)\n"
-            "            delta2 = dger(1.0, d3, a2[t], a=delta2, overwrite_a=True)",
-            "        pass\n"
-            "    delta1 = dger(1.0, d2, a1[t], a=delta1, overwrite_a=True)\n"
-            "    delta2 = dger(1.0, d3, a2[t], a=delta2, overwrite_a=True)",
+            "        delta1 += np.outer(d2, a1[t])  # step 4: accumulate this example's share\n"
+            "        delta2 += np.outer(d3, a2[t])",
+            "    delta1 += np.outer(d2, a1[t])  # after the loop: the last example only\n"
+            "    delta2 += np.outer(d3, a2[t])",
         ),
     ),
     "plot_image_transposed": (
@@ -198,11 +197,12 @@ OTHER_CORRECT = {
         "a2 = np.hstack([np.ones((m, 1)), sigmoid(z2)])",
         "a2 = np.c_[np.ones(m), 1 / (1 + np.exp(-z2))]",
     ),
-    "backprop with np.outer": Edit(
+    "backprop with broadcasting instead of np.outer": Edit(
         "backprop_code",
-        "            delta1 = dger(1.0, d2, a1[t], a=delta1, overwrite_a=True)\n"
-        "            delta2 = dger(1.0, d3, a2[t], a=delta2, overwrite_a=True)",
-        "            delta1 += np.outer(d2, a1[t])\n            delta2 += np.outer(d3, a2[t])",
+        "        delta1 += np.outer(d2, a1[t])  # step 4: accumulate this example's share\n"
+        "        delta2 += np.outer(d3, a2[t])",
+        "        delta1 = delta1 + d2[:, None] * a1[t]\n"
+        "        delta2 = delta2 + d3[:, None] * a2[t]",
     ),
     "penalty with a loop over both matrices": Edit(
         "cost_regularized_code",
@@ -292,7 +292,7 @@ def test_module_and_messages_hold_no_solution_or_hidden_test_code(checks):
     """Is no line of a solution or hidden test found in the module or in its messages?"""
     text = (SOURCE_DIR / "backprop_checks.py").read_text()
     lines = _solution_lines()
-    assert len(lines) > 100
+    assert len(lines) > 60  # solutions and the probe calls (the judgement is in reference.py)
     common = {"import numpy as _np  # noqa: E402", "from scipy.io import loadmat as _loadmat"}
     leaked = [ln for ln in lines if ln in text and not any(ln.startswith(c) for c in common)]
     assert leaked == []

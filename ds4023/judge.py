@@ -100,6 +100,13 @@ class Results:
             return None
         return value if isinstance(value, list) and len(value) == count else None
 
+    def length(self, case: str) -> int | None:
+        """How many items a tuple, list or string result had (before any were cut), or None."""
+        entry = self.cases.get(case)
+        value = entry.get("value") if isinstance(entry, dict) else None
+        size = value.get("len") if isinstance(value, dict) else None
+        return size if isinstance(size, int) and not isinstance(size, bool) else None
+
     def text(self, case: str) -> str | None:
         """The string result of ``case`` (a ``repr`` capture, a string), or None."""
         try:

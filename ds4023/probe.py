@@ -36,7 +36,7 @@ INPUTS = "ds4023_inputs.npz"
 #: Most encoded bytes one record may hold; larger results are reported as too large.
 MAX_RECORD_BYTES = 8 * 2**20
 #: Most items of a tuple or list result that are kept.
-MAX_ITEMS = 16
+MAX_ITEMS = 100
 #: Most characters of a string result that are kept.
 MAX_TEXT = 2000
 _MISSING = object()

@@ -100,6 +100,35 @@ class Results:
             return None
         return value if isinstance(value, list) and len(value) == count else None
 
+    def length(self, case: str) -> int | None:
+        """How many items a tuple, list or string result had (before any were cut), or None."""
+        entry = self.cases.get(case)
+        value = entry.get("value") if isinstance(entry, dict) else None
+        size = value.get("len") if isinstance(value, dict) else None
+        return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+    def text(self, case: str) -> str | None:
+        """The string result of ``case`` (a ``repr`` capture, a string), or None."""
+        try:
+            value = self.value(case)
+        except NoResult:
+            return None
+        return value if isinstance(value, str) else None
+
+    def types(self, case: str) -> list[str]:
+        """The names of the result's type and its bases (``"numpy.ndarray"``, ...), or []."""
+        entry = self.cases.get(case)
+        names = entry.get("type") if isinstance(entry, dict) else None
+        return [str(n) for n in names] if isinstance(names, list) else []
+
+    def item_types(self, case: str) -> list[list[str]]:
+        """Per item of a tuple or list result, the names of its type and bases (else [])."""
+        entry = self.cases.get(case)
+        items = entry.get("item_types") if isinstance(entry, dict) else None
+        if not isinstance(items, list):
+            return []
+        return [[str(n) for n in t] if isinstance(t, list) else [] for t in items]
+
     def digest(self, case: str):
         """The ``[shape, sha256]`` the kernel reported for a value, or None."""
         entry = self.cases.get(case)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import io
 import json
 import warnings
@@ -35,7 +36,9 @@ INPUTS = "ds4023_inputs.npz"
 #: Most encoded bytes one record may hold; larger results are reported as too large.
 MAX_RECORD_BYTES = 8 * 2**20
 #: Most items of a tuple or list result that are kept.
-MAX_ITEMS = 16
+MAX_ITEMS = 100
+#: Most characters of a string result that are kept.
+MAX_TEXT = 2000
 _MISSING = object()
 
 
@@ -70,7 +73,8 @@ def resolve(arg, arrays: dict, namespace: dict | None = None):
     """One argument of a case: a literal, ``{"array": name, "rows": [start, stop, step]}`` (a
     fresh float64 copy of the grader's array, rows sliced, or ``"row": i`` for one row;
     ``"dtype"`` to change the type), or ``{"global": name}`` (the notebook's
-    value; only where ``namespace`` is given)."""
+    value; only where ``namespace`` is given; ``"copy": true`` for a deep copy of it, so the
+    call cannot change the notebook's own object)."""
     if isinstance(arg, dict) and "array" in arg:
         value = arrays[arg["array"]]
         if "rows" in arg:
@@ -79,7 +83,8 @@ def resolve(arg, arrays: dict, namespace: dict | None = None):
             value = value[arg["row"]]
         return np.array(value, dtype=arg.get("dtype", "float64"))
     if isinstance(arg, dict) and "global" in arg:
-        return _lookup(namespace or {}, arg["global"])
+        value = _lookup(namespace or {}, arg["global"])
+        return copy.deepcopy(value) if arg.get("copy") else value
     return arg
 
 
@@ -92,7 +97,12 @@ def _lookup(namespace: dict, dotted: str):
 
 
 def encode(value, depth: int = 0) -> dict:
-    """Plain JSON for a result: arrays of float64 (zlib, base64), or a sequence of those."""
+    """Plain JSON for a result: arrays of float64 (zlib, base64), or a sequence of those; a
+    string is kept as text (at most ``MAX_TEXT`` characters), None as ``{"none": true}``."""
+    if isinstance(value, str):
+        return {"text": str.__str__(value)[:MAX_TEXT], "len": len(str.__str__(value))}
+    if value is None:
+        return {"none": True}
     if isinstance(value, tuple | list) and depth == 0:
         return {"seq": [encode(v, 1) for v in list(value)[:MAX_ITEMS]], "len": len(value)}
     array = np.array(value, dtype=np.float64)
@@ -100,10 +110,16 @@ def encode(value, depth: int = 0) -> dict:
     return {"shape": list(array.shape), "data": data}
 
 
-def decode(entry: dict) -> np.ndarray | list:
+def decode(entry: dict) -> np.ndarray | list | str | None:
     """The inverse of :func:`encode`, for the grader; raises ValueError on anything malformed."""
     if not isinstance(entry, dict):
         raise ValueError("not a result")
+    if "text" in entry:
+        if not isinstance(entry["text"], str):
+            raise ValueError("the text is not a string")
+        return entry["text"]
+    if entry.get("none") is True:
+        return None
     if "seq" in entry:
         return [decode(e) for e in entry["seq"]]
     shape = [int(n) for n in entry["shape"]]
@@ -162,11 +178,50 @@ def _digest(value) -> list:
     return [list(array.shape), hashlib.sha256(array.tobytes()).hexdigest()]
 
 
-def _one(case: dict, arrays: dict, namespace: dict):
+def _type(value) -> list[str]:
+    """The names of the type of ``value`` and its bases (``module.name``, most specific first)."""
+    return [f"{t.__module__}.{t.__qualname__}"[:100] for t in type(value).__mro__[:12]]
+
+
+def _attr(obj, dotted: str):
+    for name in dotted.split("."):
+        obj = getattr(obj, name)
+    return obj
+
+
+def _resolve_all(spec, arrays: dict, namespace: dict):
+    """An argument, or a list of arguments resolved one by one (a list of arrays)."""
+    if isinstance(spec, list):
+        return [resolve(a, arrays, namespace) for a in spec]
+    return resolve(spec, arrays, namespace)
+
+
+def _captured(value, capture: str | None):
+    if capture == "digest":
+        return _digest(value)
+    if capture == "repr":
+        return repr(value)
+    if capture == "none":
+        return None
+    return value
+
+
+def _one(case: dict, arrays: dict, namespace: dict, kept: dict):
+    """The result of one case (not yet captured), and the extra values it records: name ->
+    (a function that gets the value, its capture).
+
+    A case is ``{"id", "value": "dotted.name"}`` (a notebook value) or ``{"id", "call":
+    "dotted.name", "args": [...], "kwargs": {...}}`` (see :func:`resolve` for the arguments),
+    with optionally ``patch`` (notebook globals replaced during the call), ``standins`` (see
+    :class:`StandIn`), ``capture`` (``image``, ``digest``, ``repr`` or ``none``), ``pick`` (an
+    index into the result), ``after`` (indices of positional arguments recorded after the
+    call). An object: ``"new": {"call": "ClassName", "args", "kwargs", "set": {attribute:
+    argument or list of arguments}}`` constructs one (``"on": name`` takes the one an earlier
+    case of the same test kept with ``"keep": name``); ``call`` then names a method of it (no
+    ``call``: the result is the object itself), and ``attrs`` (a list of names, or a dict
+    name -> capture) records its attributes after the call."""
     if "value" in case:
-        value = _lookup(namespace, case["value"])
-        return _digest(value) if case.get("capture") == "digest" else value
-    fn = _lookup(namespace, case["call"])
+        return _lookup(namespace, case["value"]), {}
     args = [resolve(a, arrays, namespace) for a in case.get("args", [])]
     kwargs = {k: resolve(a, arrays, namespace) for k, a in case.get("kwargs", {}).items()}
     patch = dict(case.get("patch", {}))
@@ -175,13 +230,34 @@ def _one(case: dict, arrays: dict, namespace: dict):
         import matplotlib.pyplot as plt
 
         plt.close("all")
+    obj = kept[case["on"]] if "on" in case else None
     with _patched(namespace, patch):
-        out = fn(*args, **kwargs)
+        if "new" in case:
+            new = case["new"]
+            obj = _lookup(namespace, new["call"])(
+                *[resolve(a, arrays, namespace) for a in new.get("args", [])],
+                **{k: resolve(a, arrays, namespace) for k, a in new.get("kwargs", {}).items()},
+            )
+            for name, spec in new.get("set", {}).items():
+                setattr(obj, name, _resolve_all(spec, arrays, namespace))
+        if "keep" in case:
+            kept[case["keep"]] = obj
+        if "call" not in case:
+            out = obj
+        elif "new" in case or "on" in case:
+            out = _attr(obj, case["call"])(*args, **kwargs)
+        else:
+            out = _lookup(namespace, case["call"])(*args, **kwargs)
     if case.get("capture") == "image":
         out = _image()
     if "pick" in case:
         out = out[case["pick"]]
-    return out
+    extra = {f"arg{i}": (lambda i=i: args[i]) for i in case.get("after", [])}
+    attrs = case.get("attrs", [])
+    for name in attrs:
+        extra[name] = lambda name=name: _attr(obj, name)
+    captures = attrs if isinstance(attrs, dict) else {}
+    return out, {k: (get, captures.get(k)) for k, get in extra.items()}
 
 
 def run(grade_id: str, namespace: dict, folder: Path | str = ".") -> Record:
@@ -193,32 +269,65 @@ def run(grade_id: str, namespace: dict, folder: Path | str = ".") -> Record:
         folder: where the inputs file is (the notebook's folder).
 
     Returns:
-        A record: ``{"grade_id", "cases": {case id: {"value": ...} | {"error": text}}}``; the
-        student's own printing during the calls is captured and dropped.
+        A record: ``{"grade_id", "cases": {case id: {"value": ..., "type": [...]} | {"error":
+        text}}}``; ``type`` names the result's type and its bases (``item_types`` those of
+        each item of a tuple or list). A case that records more (``attrs``: attributes of the
+        object after the call; ``after``: positional arguments after the call) adds one entry
+        per value, ``"<case id>.<attribute>"`` or ``"<case id>.arg<i>"``, when the call
+        succeeded. The student's own printing during the calls is captured and dropped.
     """
     arrays, tests = load_inputs(folder)
-    results, size = {}, 0
+    results, kept, size = {}, {}, 0
     for case in tests.get(grade_id, []):
-        sink = io.StringIO()
-        try:
-            with (
-                contextlib.redirect_stdout(sink),
-                contextlib.redirect_stderr(sink),
-                warnings.catch_warnings(),
-                np.errstate(all="ignore"),
-            ):
-                warnings.simplefilter("ignore")
-                entry = {"value": _jsonable(_one(case, arrays, namespace), case)}
-        except Exception as err:  # the student's code failed: that is the result
-            entry = {"error": f"{type(err).__name__}: {err}"[:300]}
-        size += len(json.dumps(entry))
-        if size > MAX_RECORD_BYTES:
-            entry = {"error": "the result is too large to hand to the grader"}
-        results[case["id"]] = entry
+        entries = {}
+        with _quiet():
+            try:
+                out, extra = _one(case, arrays, namespace, kept)
+                entries[case["id"]] = _entry(lambda out=out: out, case.get("capture"))
+                for name, (get, capture) in extra.items():
+                    entries[f"{case['id']}.{name}"] = _entry(get, capture)
+            except Exception as err:  # the student's code failed: that is the result
+                entries[case["id"]] = _error(err)
+        for key, entry in entries.items():
+            size += len(json.dumps(entry))
+            if size > MAX_RECORD_BYTES:
+                entry = {"error": "the result is too large to hand to the grader"}
+            results[key] = entry
     return Record({"v": 1, "grade_id": grade_id, "cases": results})
 
 
-def _jsonable(value, case: dict):
-    if case.get("capture") == "digest":
+@contextlib.contextmanager
+def _quiet():
+    sink = io.StringIO()
+    with (
+        contextlib.redirect_stdout(sink),
+        contextlib.redirect_stderr(sink),
+        warnings.catch_warnings(),
+        np.errstate(all="ignore"),
+    ):
+        warnings.simplefilter("ignore")
+        yield
+
+
+def _error(err: BaseException) -> dict:
+    return {"error": f"{type(err).__name__}: {err}"[:300]}
+
+
+def _entry(get, capture: str | None) -> dict:
+    """One recorded value: ``get()`` (captured as asked), its type names, or the error."""
+    try:
+        raw = get()
+        value = _captured(raw, capture)
+        typed = raw if capture == "digest" else value
+        entry = {"value": _jsonable(value, capture), "type": _type(typed)}
+        if isinstance(typed, tuple | list):
+            entry["item_types"] = [_type(v) for v in list(typed)[:MAX_ITEMS]]
+        return entry
+    except Exception as err:
+        return _error(err)
+
+
+def _jsonable(value, capture: str | None):
+    if capture == "digest":
         return {"digest": value}
     return encode(value)

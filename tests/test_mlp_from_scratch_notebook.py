@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from nbgrader.api import Gradebook
 
 from ds4023 import COURSE_ROOT
 from ds4023 import sample_class_mlp_from_scratch as sample_table
-from ds4023.release import run_nbgrader
+from ds4023.judge import bundle_files
+from ds4023.release import nbgrader_env, run_nbgrader
 from ds4023.sample_class import release_notebook, student_notebook
 
 pytestmark = pytest.mark.timeout(900)
@@ -60,6 +62,8 @@ def executed_source(tmp_path_factory, grading_env):
     """The source notebook (solutions and hidden tests in) executed top to bottom, in tmp."""
     work = tmp_path_factory.mktemp("mlp_run")
     shutil.copy2(SOURCE.parent / "mlp_checks.py", work)  # the visible tests import it
+    for name, data in bundle_files(SOURCE.parent)[0].items():  # what the hidden tests call
+        (work / name).write_bytes(data)
     nb = nbformat.read(SOURCE, as_version=4)
     NotebookClient(
         nb,
@@ -73,7 +77,10 @@ def executed_source(tmp_path_factory, grading_env):
 
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory, grading_env):
-    """A scratch course: release generated, source and unchanged release autograded.
+    """A scratch course: release generated, source and unchanged release graded.
+
+    Graded by the batch grader (``python -m ds4023.batch_grade``), as the course grades: the
+    hidden tests are probes that only the grader's judge (``reference.py``) scores.
 
     Returns:
         (course folder, {student: {grade_id: (auto_score, max_score)}}) for the students
@@ -98,7 +105,12 @@ def graded_course(tmp_path_factory, grading_env):
         folder = course / "submitted" / student.name / ASSIGNMENT
         folder.mkdir(parents=True)
         nbformat.write(student_notebook(source, release, student), folder / f"{ASSIGNMENT}.ipynb")
-    run_nbgrader(["autograde", ASSIGNMENT], course)
+    env = nbgrader_env()
+    env.pop("DS4023_DB_URL", None)  # grade into the scratch course's own gradebook
+    command = [sys.executable, "-m", "ds4023.batch_grade", "--course", str(course)]
+    command += ["--assignment", ASSIGNMENT, "--workers", "2", "--quiet"]
+    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     scores = {}
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in [*notebooks, *(s.name for s in MISTAKES)]:
@@ -177,13 +189,14 @@ def test_release_has_stubs_and_no_solution_or_hidden_test(graded_course):
     text = "\n".join(c.source for c in nb.cells)
     assert text.count("raise NotImplementedError()") >= 10
     assert "YOUR ANSWER HERE" in text
-    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "_ref_step"):
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "ds4023_probe"):
         assert marker not in text
     assert all(c.source.lstrip().startswith('"""Checks') for c in _test_cells(nb))
 
 
 def test_grading_design_of_the_source():
-    """Is every test cell one documented check with hidden tests, and do points add up to 100?"""
+    """Is every test cell one documented check whose hidden test is the one probe call the
+    grader judges (source/mlp_from_scratch/reference.py), and do points add up to 100?"""
     nb = nbformat.read(SOURCE, as_version=4)
     tests = _test_cells(nb)
     ids = [_nbgrader_meta(c)["grade_id"] for c in nb.cells if _nbgrader_meta(c)]
@@ -191,7 +204,11 @@ def test_grading_design_of_the_source():
     assert sum(_nbgrader_meta(c)["points"] for c in tests) == 100
     for cell in tests:
         assert cell.source.startswith('"""Checks'), _nbgrader_meta(cell)["grade_id"]
-        assert cell.source.count("### BEGIN HIDDEN TESTS") == 1, _nbgrader_meta(cell)["grade_id"]
+        grade_id = _nbgrader_meta(cell)["grade_id"]
+        assert cell.source.count("### BEGIN HIDDEN TESTS") == 1, grade_id
+        hidden = cell.source.split("### BEGIN HIDDEN TESTS\n")[1].split("### END HIDDEN TESTS")[0]
+        probe = f'__import__("ds4023_probe").run("{grade_id}", globals())'
+        assert [line for line in hidden.splitlines() if not line.startswith("#")] == [probe]
     written = [c for c in nb.cells if c.cell_type == "markdown" and _nbgrader_meta(c).get("grade")]
     assert len(written) == 2 and all(_nbgrader_meta(c)["points"] > 0 for c in written)
 

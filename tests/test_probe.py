@@ -1,0 +1,126 @@
+"""The kernel side of the hidden tests (ds4023.probe) and how the grader reads its records."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ds4023 import probe
+from ds4023.judge import Results
+
+
+class Counter:
+    """A made-up student class: a constructor with arguments, a method, a repr."""
+
+    def __init__(self, start, step=1.0):
+        self.total = np.array(start, dtype=float)
+        self.step = step
+
+    def add(self, x):
+        self.total = self.total + self.step * np.asarray(x)
+        return float(self.total.sum())
+
+    def __repr__(self):
+        return f"Counter: {self.step:g}"
+
+
+def _record(tmp_path, arrays, cases, namespace):
+    """Run ``cases`` as the hidden test "t" and read the record as the grader does."""
+    (tmp_path / probe.INPUTS).write_bytes(probe.save_inputs(arrays, {"t": cases}))
+    record = probe.run("t", namespace, tmp_path)
+    payload = record._repr_mimebundle_()[probe.MIME]
+    return Results(json.loads(json.dumps(payload)))
+
+
+def test_existing_case_formats_are_unchanged(tmp_path):
+    """Do calls with array arguments, pick, values and digests give what they always gave?"""
+    x = np.arange(6.0).reshape(3, 2)
+    ns = {"double": lambda a: (2 * a, a.sum()), "v": [1.0, 2.0]}
+    cases = [
+        {"id": "pair", "call": "double", "args": [{"array": "x", "rows": [0, 2]}]},
+        {"id": "first", "call": "double", "args": [{"array": "x", "row": 1}], "pick": 0},
+        {"id": "v", "value": "v"},
+        {"id": "d", "value": "v", "capture": "digest"},
+    ]
+    r = _record(tmp_path, {"x": x}, cases, ns)
+    two, total = r.parts("pair", 2)
+    assert np.array_equal(two, 2 * x[:2]) and float(total) == x[:2].sum()
+    assert np.array_equal(r.array("first"), 2 * x[1])
+    assert r.parts("v", 2) is not None and r.item_types("v")[0][0] == "builtins.float"
+    assert r.digest("d") == probe._digest([1.0, 2.0])
+    assert r.types("pair")[0] == "builtins.tuple"
+
+
+def test_types_tell_arrays_floats_and_lists_apart(tmp_path):
+    """Does each value come with its type's names, bases included, and items' types?"""
+    ns = {"a": np.zeros(2), "f": np.float64(1.5), "lst": [np.ones(1), 2.0]}
+    cases = [{"id": n, "value": n} for n in ns]
+    r = _record(tmp_path, {}, cases, ns)
+    assert r.types("a")[0] == "numpy.ndarray"
+    assert "builtins.float" in r.types("f") and "numpy.floating" in r.types("f")
+    assert r.types("lst")[0] == "builtins.list"
+    assert [t[0] for t in r.item_types("lst")] == ["numpy.ndarray", "builtins.float"]
+
+
+def test_objects_are_built_called_kept_and_their_attributes_recorded(tmp_path):
+    """Does "new" construct, "set" replace attributes, "attrs" record them after the call,
+    and "keep"/"on" call a second method on the same object?"""
+    ns = {"Counter": Counter}
+    new = {
+        "call": "Counter",
+        "args": [{"array": "start"}],
+        "kwargs": {"step": 2.0},
+        "set": {"extra": [{"array": "start"}, 3]},
+    }
+    cases = [
+        {"id": "c", "new": new, "call": "add", "args": [[1.0, 1.0]], "attrs": ["total", "extra"]},
+        {"id": "k", "new": new, "keep": "mine", "call": "add", "args": [1.0]},
+        {"id": "again", "on": "mine", "call": "add", "args": [1.0], "attrs": {"total": "digest"}},
+        {"id": "r", "new": new, "capture": "repr"},
+        {"id": "bad", "new": new, "call": "add", "args": ["text"], "attrs": ["total"]},
+    ]
+    r = _record(tmp_path, {"start": np.array([1.0, 2.0])}, cases, ns)
+    assert float(r.array("c")) == 7.0
+    assert np.array_equal(r.array("c.total"), [3.0, 4.0])
+    first, three = r.parts("c.extra", 2)
+    assert np.array_equal(first, [1.0, 2.0]) and float(three) == 3.0
+    assert float(r.array("k")) == 7.0 and float(r.array("again")) == 11.0
+    assert r.digest("again.total") == probe._digest([5.0, 6.0])
+    assert r.text("r") == "Counter: 2" and r.types("r")[0] == "builtins.str"
+    assert r.error("bad") and "bad.total" not in r.cases
+
+
+def test_arguments_after_the_call_and_copies_of_globals(tmp_path):
+    """Does "after" record arguments as the call left them, and "copy" protect a global?"""
+
+    def scale(a, b):
+        a *= 2.0
+        return b
+
+    ns = {"scale": scale, "g": np.ones(3)}
+    cases = [
+        {
+            "id": "s",
+            "call": "scale",
+            "args": [{"global": "g", "copy": True}, {"array": "x"}],
+            "after": [0, 1],
+        }
+    ]
+    r = _record(tmp_path, {"x": np.arange(2.0)}, cases, ns)
+    assert np.array_equal(r.array("s.arg0"), [2.0, 2.0, 2.0])
+    assert np.array_equal(r.array("s.arg1"), [0.0, 1.0])
+    assert np.array_equal(ns["g"], np.ones(3)), "the notebook's own array was changed"
+
+
+@pytest.mark.parametrize("value", ["", "NeuralNetwork: 2-2-1", "x" * 5000])
+def test_strings_and_none_encode_and_decode(value):
+    """Do strings (cut to MAX_TEXT) and None survive encode/decode, arrays unchanged?"""
+    assert probe.decode(probe.encode(value)) == value[: probe.MAX_TEXT]
+    assert probe.decode(probe.encode(None)) is None
+    array = np.arange(4.0).reshape(2, 2)
+    assert probe.encode(array).keys() == {"shape", "data"}
+    assert np.array_equal(probe.decode(probe.encode(array)), array)
+    with pytest.raises(ValueError):
+        probe.decode({"text": 3})

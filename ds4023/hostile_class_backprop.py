@@ -679,6 +679,8 @@ HOSTILE: tuple[Hostile, ...] = (
         "no bias column; an input transformer blanks every later cell with assert or check",
         base="no_bias_column",
         changes=(Append("network_sizes_code", _TRANSFORMER),),
+        # the transformer also blanks the student's own `def gradient_checking` cell
+        zero=("gradient_checking_small_network",),
     ),
     Hostile(
         "transformer_module",
@@ -686,6 +688,7 @@ HOSTILE: tuple[Hostile, ...] = (
         "cost not divided by m; writes the transformer to a module named like a package",
         base="cost_not_divided_by_m",
         changes=(Append("network_sizes_code", _TRANSFORMER_MODULE),),
+        zero=("gradient_checking_small_network",),  # its own gradient_checking is blanked too
     ),
     Hostile(
         "numpy_alias_patched",

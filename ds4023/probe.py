@@ -139,13 +139,14 @@ class StandIn:
     """
 
     def __init__(self, scale: float) -> None:
-        self.scale = float(scale)
+        self.scale = np.float64(scale)
 
     def __call__(self, params, X=None, y=None, *args, **kwargs):
+        # NumPy only, no builtins: a student's patched float or abs cannot change the numbers
         p = np.asarray(params, dtype=np.float64)
         i = np.arange(p.size, dtype=np.float64)
         weights, shift = 1.0 + (i % 7) / 7.0, np.cos(i + 1.0)
-        return 0.5 * float(weights @ p**2) + float(shift @ p), self.scale * (weights * p + shift)
+        return 0.5 * (weights @ p**2) + shift @ p, self.scale * (weights * p + shift)
 
 
 @contextlib.contextmanager

@@ -170,7 +170,7 @@ def test_source_release_and_data_stay_byte_identical(graded):
 def test_failures_are_recorded_zeros_with_their_reason(graded):
     """Does every failed submission stand as zero, flagged for a person, with its reason?"""
     failed = [s for s, w in hostile_class.expected(ASSIGNMENT).items() if w.failed]
-    assert len(failed) >= 8
+    assert len(failed) >= 7  # crashes, a kernel deaf to interrupts, unreadable or misnamed files
     for student in failed:
         reason = graded.state.get(ASSIGNMENT, student)["reason"]
         parts = graded.table[student]["parts"].values()

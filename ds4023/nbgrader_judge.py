@@ -75,6 +75,11 @@ class JudgeHiddenTests(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         if not self.reference:
+            if resources.get("ds4023_records"):
+                raise RuntimeError(
+                    "the notebook's hidden tests are probes, but its assignment has no "
+                    "reference.py to judge them: add source/<assignment>/reference.py"
+                )
             return nb, resources
         module, arrays, tests = reference_for(Path(self.reference))
         records = resources.get("ds4023_records", {})

@@ -9,6 +9,7 @@ import os
 import platform
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -441,8 +442,24 @@ def remove_kernelspec(jupyter_dir: Path, name: str) -> None:
     shutil.rmtree(Path(jupyter_dir) / "kernels" / name, ignore_errors=True)
 
 
-#: Where grading hooks put their kernelspecs: one folder for all tasks of this machine.
-KERNELS_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / "ds4023-kernelspecs"
+#: Where grading hooks put their kernelspecs: one private folder per user of this machine (a
+#: kernelspec names the program to run: nobody else may write there).
+KERNELS_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / f"ds4023-kernelspecs-{os.getuid()}"
+
+
+def _private_folder(path: Path) -> Path:
+    """Create ``path`` (mode 0700) or check that it is ours alone; refuse anything else."""
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise SandboxUnavailable(
+            f"{path} is not a private folder of this user: remove it, or set TMPDIR elsewhere"
+        )
+    return path
+
 
 #: The ``--setup-hook`` value that makes the batch grader run every kernel in the sandbox.
 GRADING_HOOK = "ds4023.sandbox:grading_hook"
@@ -480,5 +497,5 @@ def grading_hook(config, scratch: Path):
     if not expose:
         expose = ("-",)  # nothing to show: a pattern no support file can match
     _log_limits_once()
-    name = configure(config, Path(scratch), KERNELS_DIR, expose=expose)
+    name = configure(config, Path(scratch), _private_folder(KERNELS_DIR), expose=expose)
     return functools.partial(remove_kernelspec, KERNELS_DIR, name)

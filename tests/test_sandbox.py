@@ -382,10 +382,14 @@ def test_infinite_loop_is_interrupted(course):
     """Does SIGINT (nbclient's timeout) turn an endless loop into KeyboardInterrupt?"""
     km, kc = start(course)
     try:
-        # Interrupt only once the loop runs: a SIGINT that arrives while the kernel is still
-        # setting up the cell (0.5 s were not always enough under load) lands in ipykernel's
-        # own code, and the next cell's output may then go astray ('' instead of 'alive').
-        msg_id = kc.execute("print('looping', flush=True)\nwhile True:\n    pass")
+        # The race behind a failure under load ('' instead of 'alive'): with stop_on_error
+        # (jupyter_client's default, not nbclient's when errors are allowed, as in nbgrader)
+        # ipykernel aborts the requests that reach it right after a failed cell, so the next
+        # cell came back "aborted" without output when it arrived quickly. Send as nbclient
+        # does, interrupt only once the loop runs, and skip stale replies (wait_for_ready may
+        # leave a second kernel_info_reply behind on a busy machine).
+        code = "print('looping', flush=True)\nwhile True:\n    pass"
+        msg_id = kc.execute(code, stop_on_error=False)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             msg = kc.get_iopub_msg(timeout=60)
@@ -394,6 +398,8 @@ def test_infinite_loop_is_interrupted(course):
         time.sleep(0.2)
         km.interrupt_kernel()
         reply = kc.get_shell_msg(timeout=20)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=20)
         assert reply["parent_header"]["msg_id"] == msg_id
         assert reply["content"]["ename"] == "KeyboardInterrupt"
         assert run(kc, "print('alive')").stdout.strip() == "alive"
@@ -461,7 +467,8 @@ def test_sys_exit_survives_and_segfault_ends_only_the_kernel(course, kernel):
 def test_killed_grader_takes_its_sandboxes_along(course):
     """When the grading process is SIGKILLed, do its sandboxed kernels end within seconds?"""
     script = f"""
-        import time
+        import sys, time
+        sys.stdout.reconfigure(line_buffering=True)  # a pipe: the line must not wait in a buffer
         from jupyter_client import KernelManager
         from jupyter_client.kernelspec import KernelSpecManager
         ksm = KernelSpecManager(kernel_dirs=[{str(course.jupyter / "kernels")!r}])
@@ -679,3 +686,15 @@ def test_nbgrader_autograde_runs_in_the_sandbox(tmp_path, monkeypatch):
     assert api.get_submission("ps1", "alice")["score"] == 1.0
     sandbox.remove_kernelspec(tmp_path / "jupyter", name)
     assert not (tmp_path / "jupyter" / "kernels" / name).exists()
+
+
+def test_kernelspec_folder_is_private_to_its_user(tmp_path):
+    """Is a kernelspec folder that others could write (or another user's) refused?"""
+    mine = sandbox._private_folder(tmp_path / "specs")
+    assert mine.stat().st_mode & 0o777 == 0o700
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(sandbox.SandboxUnavailable, match="not a private folder"):
+        sandbox._private_folder(shared)
+    assert str(os.getuid()) in sandbox.KERNELS_DIR.name

@@ -64,10 +64,8 @@ class Limits:
 
 
 #: What to do when the sandbox cannot run, the end of the one line that says why.
-WHAT_TO_DO = (
-    "grade on Linux with bubblewrap (a Linux VM will do), or pass --unsafe-no-sandbox for "
-    "trusted submissions only"
-)
+TRUSTED_ONLY = "or pass --unsafe-no-sandbox for trusted submissions only"
+WHAT_TO_DO = f"grade on Linux with bubblewrap (a Linux VM will do), {TRUSTED_ONLY}"
 log = logging.getLogger("ds4023.sandbox")
 
 
@@ -126,19 +124,23 @@ def unavailable_reason() -> str | None:
     if bwrap is None:
         return (
             "bubblewrap (bwrap) is not installed: install it (Debian/Ubuntu: sudo apt-get install "
-            "bubblewrap; Fedora: sudo dnf install bubblewrap)"
+            f"bubblewrap; Fedora: sudo dnf install bubblewrap), {TRUSTED_ONLY}"
         )
     if "--size" not in usage or "--ro-bind-data" not in usage:
-        return f"{bwrap} is too old (it cannot size a tmpfs): install bubblewrap 0.6 or later"
+        return (
+            f"{bwrap} is too old to size a tmpfs: install bubblewrap 0.6 or later, {TRUSTED_ONLY}"
+        )
     if _prlimit() is None or not shutil.which("setpriv") and os.geteuid() == 0:
-        return "prlimit or setpriv (util-linux) is not installed: install util-linux"
+        return (
+            f"prlimit or setpriv (util-linux) is not installed: install util-linux, {TRUSTED_ONLY}"
+        )
     failure = _try_bwrap(bwrap)
     if failure:
         return (
             f"bubblewrap cannot create user namespaces here ({failure[:160]}): allow unprivileged "
             "user namespaces (sysctl kernel.unprivileged_userns_clone=1 and "
-            "user.max_user_namespaces > 0; Ubuntu 24.04: an AppArmor profile for bwrap), or "
-            + WHAT_TO_DO
+            "user.max_user_namespaces > 0; Ubuntu 24.04: an AppArmor profile for bwrap), grade "
+            f"in a Linux VM, {TRUSTED_ONLY}"
         )
     return None
 

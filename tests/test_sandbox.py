@@ -558,6 +558,7 @@ def test_unavailable_sandbox_says_why_and_what_to_do(monkeypatch):
     monkeypatch.setattr(sandbox, "_bwrap", lambda: (None, ""))
     missing = reason()
     assert "bubblewrap" in missing and "apt-get install bubblewrap" in missing
+    assert "--unsafe-no-sandbox" in missing
     assert all("\n" not in r for r in (mac, missing))
 
 

@@ -444,9 +444,11 @@ def remove_kernelspec(jupyter_dir: Path, name: str) -> None:
     shutil.rmtree(Path(jupyter_dir) / "kernels" / name, ignore_errors=True)
 
 
+_UID = os.getuid() if hasattr(os, "getuid") else 0  # importable on Windows, to say why not
+
 #: Where grading hooks put their kernelspecs: one private folder per user of this machine (a
 #: kernelspec names the program to run: nobody else may write there).
-KERNELS_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / f"ds4023-kernelspecs-{os.getuid()}"
+KERNELS_DIR = Path(os.environ.get("TMPDIR", "/tmp")) / f"ds4023-kernelspecs-{_UID}"
 
 
 def _private_folder(path: Path) -> Path:

@@ -36,8 +36,6 @@ IPC_BYTES = 1 << 20
 #: Most levels of subfolders copied into the kernel's folder.
 MAX_DEPTH = 8
 
-libc = ctypes.CDLL(None, use_errno=True)
-
 
 class SetupError(Exception):
     """The sandbox could not be built; the message says why."""
@@ -290,6 +288,7 @@ def _start_bwrap(plan: Plan, cfg: dict, env: dict, out_w: int, info_w: int, cgro
         return child
     try:
         os.setpgid(0, 0)  # jupyter_client's SIGINT to our group must not reach bwrap itself
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != supervisor:
             os._exit(EXIT_SETUP)

@@ -699,3 +699,15 @@ def test_kernelspec_folder_is_private_to_its_user(tmp_path):
     with pytest.raises(sandbox.SandboxUnavailable, match="not a private folder"):
         sandbox._private_folder(shared)
     assert str(os.getuid()) in sandbox.KERNELS_DIR.name
+
+
+def test_autograde_without_a_sandbox_is_one_line(monkeypatch, tmp_path, capsys):
+    """Where the sandbox cannot run, does the grading command say why in one line, exit 2?"""
+    from ds4023 import batch_grade
+
+    monkeypatch.setattr(sandbox.sys, "platform", "darwin")
+    reason = sandbox.unavailable_reason.__wrapped__()
+    monkeypatch.setattr(sandbox, "unavailable_reason", lambda: reason)
+    assert batch_grade.main(["--course", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "macOS" in err[0] and "--unsafe-no-sandbox" in err[0]

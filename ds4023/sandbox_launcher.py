@@ -313,18 +313,47 @@ def _exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code  # killed by signal N -> 128 + N, like a shell
 
 
-def _link_sockets(conn: dict, ipc_dir: str, sandbox_pid: int) -> list[str]:
-    """Point the host's socket paths at the kernel's sockets inside the sandbox."""
-    links = []
-    prefix = conn["ip"]
-    for key in ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port"):
-        path = f"{prefix}-{conn[key]}"
-        target = f"/proc/{sandbox_pid}/root{ipc_dir}/{os.path.basename(path)}"
-        if os.path.lexists(path):
-            os.unlink(path)  # left behind by a killed launcher
-        os.symlink(target, path)
-        links.append(path)
-    return links
+class Sockets:
+    """The host's socket paths, linked to the kernel's sockets once it has bound them.
+
+    Each host path becomes a symlink to ``/proc/<launcher>/fd/N``, a descriptor this launcher
+    opened on the socket itself (``O_PATH | O_NOFOLLOW``, checked to be a socket): should the
+    kernel later put a symlink where its socket was, the grader still connects to the socket it
+    bound, never to a path of the kernel's choosing on the host.
+    """
+
+    PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+    def __init__(self, conn: dict, ipc_dir: str) -> None:
+        self.paths = {f"{conn['ip']}-{conn[k]}" for k in self.PORTS}
+        self.ipc_dir, self.fds, self.links = ipc_dir, [], []
+        self.pending = set(self.paths)
+
+    def link(self, sandbox_pid: int) -> None:
+        for path in sorted(self.pending):
+            inside = f"/proc/{sandbox_pid}/root{self.ipc_dir}/{os.path.basename(path)}"
+            try:
+                fd = os.open(inside, os.O_PATH | os.O_NOFOLLOW)
+            except OSError:
+                continue  # not bound yet
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+                continue
+            if os.path.lexists(path):
+                os.unlink(path)  # left behind by a killed launcher
+            os.symlink(f"/proc/{os.getpid()}/fd/{fd}", path)
+            self.fds.append(fd)
+            self.links.append(path)
+            self.pending.discard(path)
+
+    def close(self) -> None:
+        for path in self.links:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        for fd in self.fds:
+            os.close(fd)
 
 
 def _supervise(child: int, cfg: dict, conn: dict, ipc_dir: str | None, output: int, info: int):
@@ -346,7 +375,7 @@ def _supervise(child: int, cfg: dict, conn: dict, ipc_dir: str | None, output: i
     signal.signal(signal.SIGINT, interrupt)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, lambda *_: os.kill(child, signal.SIGKILL))
-    links: list[str] = []
+    sockets = Sockets(conn, ipc_dir) if ipc_dir else None
     try:
         pidfd = os.pidfd_open(child)  # Linux 5.3+; otherwise poll
     except OSError:
@@ -355,7 +384,9 @@ def _supervise(child: int, cfg: dict, conn: dict, ipc_dir: str | None, output: i
     try:
         while True:
             try:
-                ready = select.select(watch, [], [], 0.2 if pidfd is None else 1.0)[0]
+                waiting = sockets is not None and sockets.pending and sandbox["pid"]
+                timeout = 0.02 if waiting else 0.2 if pidfd is None else 1.0
+                ready = select.select(watch, [], [], timeout)[0]
             except InterruptedError:
                 continue
             if info in ready:
@@ -367,8 +398,8 @@ def _supervise(child: int, cfg: dict, conn: dict, ipc_dir: str | None, output: i
                     if pid:
                         sandbox["pid"] = pid
                         sandbox["pidfd"] = _pidfd(pid)
-                        if ipc_dir:
-                            links = _link_sockets(conn, ipc_dir, pid)
+            if sockets is not None and sockets.pending and sandbox["pid"]:
+                sockets.link(sandbox["pid"])
             if output in ready:
                 data = os.read(output, 65536)
                 if not data:
@@ -391,11 +422,8 @@ def _supervise(child: int, cfg: dict, conn: dict, ipc_dir: str | None, output: i
                 signal.pidfd_send_signal(sandbox["pidfd"], signal.SIGKILL)
             except OSError:
                 pass
-        for path in links:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+        if sockets is not None:
+            sockets.close()
 
 
 def _pidfd(pid: int) -> int | None:

@@ -711,3 +711,32 @@ def test_autograde_without_a_sandbox_is_one_line(monkeypatch, tmp_path, capsys):
     assert batch_grade.main(["--course", str(tmp_path), "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "macOS" in err[0] and "--unsafe-no-sandbox" in err[0]
+
+
+def test_socket_paths_cannot_be_turned_to_host_sockets(course, tmp_path):
+    """If the kernel puts a symlink where its socket was, does the host still never connect to
+    the symlink's target (here a Unix socket the test listens on)?"""
+    import socket
+
+    km, kc = start(course)
+    try:
+        hb_path = f"{km.ip}-{km.hb_port}"
+        assert os.readlink(hb_path).startswith("/proc/")  # pinned to the socket the kernel bound
+        lure = tmp_path / "lure.sock"
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind(str(lure))
+            server.listen()
+            server.settimeout(1)
+            name = os.path.basename(hb_path)
+            code = f"import os; os.chdir({os.path.dirname(km.ip)!r}); os.remove({name!r})\n"
+            code += f"os.symlink({str(lure)!r}, {name!r})"
+            assert run(kc, code).status == "ok"
+            with socket.socket(socket.AF_UNIX) as client:
+                try:  # still the socket the kernel bound (it listens even after the unlink)
+                    client.connect(hb_path)
+                except OSError:
+                    pass
+            with pytest.raises(TimeoutError):  # and never the lure
+                server.accept()
+    finally:
+        stop(km, kc)

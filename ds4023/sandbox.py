@@ -246,10 +246,11 @@ def default_hidden_paths(scratch_root: Path) -> list[Path]:
 
 
 _DESCRIBE = """
-import json, sys, sysconfig
+import json, site, sys, sysconfig
 base = {"base": sys.base_prefix, "platbase": sys.base_prefix}
-site = {sysconfig.get_path(k, vars=base) for k in ("purelib", "platlib")}
-print(json.dumps([sys.prefix, sys.base_prefix, sorted(site)]))
+dirs = {sysconfig.get_path(k, vars=base) for k in ("purelib", "platlib")}
+dirs |= set(site.getsitepackages([sys.base_prefix]))  # Debian: /usr/lib/python3/dist-packages
+print(json.dumps([sys.prefix, sys.base_prefix, sorted(dirs)]))
 """
 
 

@@ -2,7 +2,10 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-VENV := $(CURDIR)/.venv
+# The interpreter the venv is made from: `make demo PYTHON=python3.12`. Tried: Debian 12's
+# 3.11.2, 3.12, 3.13 (README). VENV may point elsewhere (CI checks a second Python that way).
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 # nbgrader runs the `alembic` executable when it creates a gradebook: the venv's bin/
 # must be on PATH for every nbgrader call, or a fresh clone fails on its first command.
@@ -10,11 +13,11 @@ export PATH := $(VENV)/bin:$(PATH)
 # Matplotlib must never try to open a window (CI and grading have no screen).
 export MPLBACKEND := Agg
 
-REQ_HASH := $(shell cat requirements.txt pyproject.toml | sha256sum | cut -c1-16)
+REQ_HASH := $(shell cat requirements.txt pyproject.toml | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 ASSIGNMENTS := $(notdir $(wildcard source/*))
 
-.PHONY: help setup data release sample-class autograde demo test lint format bench lab clean
+.PHONY: help check-python setup data release sample-class autograde demo test lint format bench lab clean
 
 help:
 	@echo "make demo   - set up, build data, generate the release, autograde the sample class"
@@ -22,15 +25,24 @@ help:
 	@echo "make bench  - measure speed against the course's limits (docs/benchmarks.md)"
 	@echo "make lab    - JupyterLab with nbgrader's extensions on 127.0.0.1"
 
-$(STAMP): requirements.txt pyproject.toml
-	@echo "== installing pinned requirements into .venv (once per requirements change)"
-	@test -x $(PY) || python3 -m venv $(VENV)
+# One line, before anything is installed, when the interpreter cannot do.
+check-python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 or later, or run make PYTHON=/path/to/python3"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); this course needs 3.11 or later: run make PYTHON=python3.12 (or another 3.11+)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "error: $(PYTHON) cannot make a venv: install python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv)"; exit 1; }
+
+$(STAMP): requirements.txt pyproject.toml | check-python
+	@echo "== installing pinned requirements into $(VENV) (once per requirements change)"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
+# The grading sandbox needs bubblewrap: installed when missing on Debian/Ubuntu as root,
+# otherwise one line says how (make lab and the rest work without it).
 setup: $(STAMP)
+	@bash .ci/install-bubblewrap --optional
 
 data: setup
 	$(PY) -m ds4023.data_build

@@ -230,8 +230,7 @@ def check_workers(client: Client, bundles: dict[str, AssignmentBundle]) -> None:
     for address, info in sorted(found.items()):
         if info["unfit"]:
             raise ClusterError(
-                f"Dask worker {address} ({info['host']}) cannot grade: {info['unfit'][0]}; start "
-                "workers as root on Linux, or pass --unsafe-no-sandbox for trusted submissions"
+                f"Dask worker {address} ({info['host']}) cannot grade: {info['unfit'][0]}"
             )
         differ = {k: v for k, v in info["versions"].items() if here.get(k) != v}
         if differ:

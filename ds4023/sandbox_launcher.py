@@ -1,70 +1,44 @@
-"""Kernel launcher of the sandbox kernelspec: runs ipykernel where only its folder is visible."""
+"""Kernel launcher of the sandbox kernelspec: runs ipykernel in bubblewrap, only its folder visible.
+
+bubblewrap (``bwrap``) builds the sandbox: new user, mount, PID, IPC, UTS, cgroup and (with the
+``ipc`` transport) network namespaces, a root file system assembled from an allow-list, no
+capabilities, ``no_new_privs``, a new session, and the seccomp program of
+ds4023.sandbox_seccomp. This launcher does what bwrap does not: it picks what the kernel may see,
+copies the kernel's own files in (never notebooks or symlinks), sizes every writable place,
+switches to a throw-away uid and a cgroup of its own when it runs as root, sets resource limits,
+relays interrupts, caps the kernel's raw output and kills the sandbox when its parent goes away.
+"""
 
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import fnmatch
 import json
 import os
-import platform
-import resource
 import select
 import signal
-import socket
 import stat
-import struct
 import sys
 
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
-MNT_DETACH = 2
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_CAPBSET_DROP = 1, 4, 24
-PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 38, 47, 4
-PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
-SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+PR_SET_PDEATHSIG = 1
 #: Exit status of the launcher when the sandbox could not be built (nothing of the kernel ran).
 EXIT_SETUP = 111
-#: The sandbox user id is this plus the supervisor's host PID: unique among running sandboxes,
-#: so RLIMIT_NPROC counts exactly one sandbox and sandboxes cannot signal or trace each other.
+#: As root, the sandbox runs as this uid plus the launcher's PID: unique among running
+#: sandboxes, so RLIMIT_NPROC counts exactly one sandbox and sandboxes cannot signal each other.
 UID_BASE = 1_500_000_000
 NEVER_EXPOSE = ("*.ipynb", ".ipynb_checkpoints")
-DEVICES = ("null", "zero", "full", "random", "urandom")
 ENV_PASS = ("LANG", "LANGUAGE", "TZ", "MPLBACKEND", "NBGRADER_EXECUTION", "PYTHONHASHSEED")
 ENV_PASS_PREFIX = ("LC_", "OMP_", "OPENBLAS_", "MKL_", "NUMEXPR_")
-
-libc = ctypes.CDLL(None, use_errno=True)
+#: Where the kernel finds its connection file (in the sandbox's own, size-limited /tmp).
+CONNECTION_FILE = "/tmp/.kernel-connection.json"
+#: Size of the folder holding the kernel's sockets inside the sandbox.
+IPC_BYTES = 1 << 20
+#: Most levels of subfolders copied into the kernel's folder.
+MAX_DEPTH = 8
 
 
 class SetupError(Exception):
     """The sandbox could not be built; the message says why."""
-
-
-def _check(result: int, what: str) -> None:
-    if result != 0:
-        err = ctypes.get_errno()
-        raise SetupError(f"{what}: {os.strerror(err)}")
-
-
-def _mount(src: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
-    enc = [None if s is None else s.encode() for s in (src, target, fstype, data)]
-    _check(libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]), f"mount {target}")
-
-
-def _bind(src_fd: int, target: str, flags: int = MS_RDONLY | MS_NODEV) -> None:
-    _mount(f"/proc/self/fd/{src_fd}", target, None, MS_BIND)
-    _mount(None, target, None, MS_BIND | MS_REMOUNT | MS_NOSUID | flags)
-
-
-def _tmpfs(target: str, size: int, mode: str, flags: int = MS_NOSUID | MS_NODEV) -> None:
-    os.makedirs(target, mode=0o755, exist_ok=True)
-    _mount("tmpfs", target, "tmpfs", flags, f"size={size},mode={mode}")
-
-
-def _in_root(root: str, path: str) -> str:
-    return os.path.join(root, path.lstrip("/"))
 
 
 def _exposed(rel: str, patterns: list[str]) -> bool:
@@ -74,167 +48,180 @@ def _exposed(rel: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def _copy_tree(
-    src_fd: int, dest: str, rel: str, patterns: list[str], uid: int, protect: bool = False
-) -> None:
-    """Copy regular files (never following symlinks) from the host folder into the sandbox.
+class Plan:
+    """The bwrap command line being built, and the descriptors it reads (passed to bwrap)."""
 
-    With ``protect`` the copies stay root's and read-only in sticky folders: the kernel can add
-    files next to them but cannot change, delete or rename them (data a test reads by name).
+    def __init__(self, bwrap: str) -> None:
+        self.args: list[str] = [bwrap]
+        self.fds: list[int] = []
+        self.mounts: list[str] = []
+        self.made = {"/tmp", "/dev", "/proc"}
+
+    def add(self, *args: object) -> None:
+        self.args += [str(a) for a in args]
+
+    def fd(self, fd: int) -> int:
+        self.fds.append(fd)
+        return fd
+
+    def data(self, payload: bytes, name: str) -> int:
+        """A descriptor bwrap reads ``payload`` from (a memfd, so any size works)."""
+        fd = os.memfd_create(name)
+        os.write(fd, payload)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return self.fd(fd)
+
+    def parents(self, path: str) -> None:
+        """Create the folders above ``path`` world-traversable (bwrap would copy the host's
+        modes, and a 0700 ``/root`` above a pyenv interpreter would lock the kernel out)."""
+        parts = path.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            folder = "/" + "/".join(parts[:i])
+            inside = any(folder == m or folder.startswith(m + "/") for m in self.mounts)
+            if folder not in self.made and not inside:
+                self.add("--perms", "755", "--dir", folder)
+                self.made.add(folder)
+
+    def mount(self, *args: object) -> None:
+        """A mount whose target is the last argument (its parent folders made first)."""
+        target = str(args[-1])
+        self.parents(target)
+        self.add(*args)
+        self.mounts.append(target)
+
+    def tmpfs(self, path: str, size: int, mode: int) -> None:
+        self.add("--size", size, "--perms", f"{mode:o}", "--tmpfs", path)
+
+    def close(self) -> None:
+        for fd in self.fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fds.clear()
+
+
+def _copy_tree(plan: Plan, src_fd: int, dest: str, rel: str, patterns: list[str], protect: bool):
+    """Add the exposed regular files of a host folder (never following symlinks) to the plan.
+
+    With ``protect`` every copy is a read-only bind of its own (it cannot be written, deleted or
+    renamed) and every subfolder a read-only file system (nothing can be added there); the
+    kernel may still add files next to the top-level copies. Without it the copies are plain
+    files of the kernel's folder. Returns the bytes copied and the folders to make read-only.
     """
-    for entry in os.scandir(src_fd):
+    copied, readonly = 0, []
+    for entry in sorted(os.scandir(src_fd), key=lambda e: e.name):
         sub = os.path.join(rel, entry.name) if rel else entry.name
         st = os.stat(entry.name, dir_fd=src_fd, follow_symlinks=False)
         target = os.path.join(dest, entry.name)
-        if stat.S_ISDIR(st.st_mode) and entry.name not in NEVER_EXPOSE and sub.count("/") < 8:
+        deep = sub.count("/") >= MAX_DEPTH
+        if stat.S_ISDIR(st.st_mode) and entry.name not in NEVER_EXPOSE and not deep:
             fd = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src_fd)
             try:
-                os.mkdir(target, 0o755)
                 if protect:
-                    os.chmod(target, 0o1777)
+                    plan.tmpfs(target, 1 << 20, 0o755)
+                    readonly.append(target)
                 else:
-                    os.chown(target, uid, uid)
-                _copy_tree(fd, target, sub, patterns, uid, protect)
+                    plan.add("--perms", "755", "--dir", target)
+                n, ro = _copy_tree(plan, fd, target, sub, patterns, protect)
+                copied, readonly = copied + n, readonly + ro
             finally:
                 os.close(fd)
         elif stat.S_ISREG(st.st_mode) and _exposed(sub, patterns):
-            src = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src_fd)
-            mode = st.st_mode & 0o555 | 0o444 if protect else st.st_mode & 0o755 | 0o600
-            dst = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            try:
-                offset = 0
-                while offset < st.st_size:
-                    sent = os.sendfile(dst, src, offset, st.st_size - offset)
-                    if sent == 0:
-                        break
-                    offset += sent
-                if not protect:
-                    os.fchown(dst, uid, uid)
-            finally:
-                os.close(src)
-                os.close(dst)
+            fd = plan.fd(os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src_fd))
+            if protect:
+                plan.add("--perms", f"{st.st_mode & 0o555 | 0o444:o}", "--ro-bind-data", fd, target)
+            else:
+                plan.add("--perms", f"{st.st_mode & 0o755 | 0o600:o}", "--file", fd, target)
+            copied += st.st_size
+    return copied, readonly
 
 
-def _pivot_root(new_root: str) -> None:
-    os.chdir(new_root)
-    fn = getattr(libc, "pivot_root", None)
-    if fn is not None:
-        _check(fn(b".", b"."), "pivot_root")
-    else:
-        _check(libc.syscall(SYS_PIVOT_ROOT[platform.machine()], b".", b"."), "pivot_root")
-    _check(libc.umount2(b".", MNT_DETACH), "detach the old root")
-    os.chdir("/")
+def _check_hidden(hidden: list[str], visible: list[str]) -> None:
+    """Refuse a plan that would show a hidden path (or one that contains it)."""
+    for v in visible:
+        for h in hidden:
+            if h == v or h.startswith(v.rstrip("/") + "/"):
+                raise SetupError(f"hidden path {h} would be visible through {v}")
 
 
-def _loopback_up() -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        req = struct.pack("16sH14s", b"lo", 0, b"")
-        flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, req)[:18])[1]  # SIOCGIFFLAGS
-        fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", flags | 1, b""))  # SIOCSIFFLAGS
-
-
-def _drop_privileges(uid: int) -> None:
-    """Empty the capability bounding set, switch to the sandbox uid, forbid regaining privileges."""
-    with open("/proc/sys/kernel/cap_last_cap") as f:
-        last_cap = int(f.read())
-    for cap in range(last_cap + 1):
-        _check(libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0), "drop capability")
-    _check(libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient caps")
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    header = struct.pack("Ii", 0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    _check(libc.capset(header, bytes(24)), "clear capabilities")
-    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "set no_new_privs")
-    with open("/proc/self/status") as f:
-        caps = dict(line.split(":\t") for line in f if line.startswith("Cap"))
-    if any(int(v, 16) for v in caps.values()):
-        raise SetupError(f"capabilities remain after dropping them: {caps}")
-
-
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
-
-
-def _install_seccomp(program: bytes) -> None:
-    """Load the classic-BPF filter built by ds4023.sandbox_seccomp (needs no_new_privs)."""
-    buf = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
-    _check(libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0), "seccomp")
-
-
-def _verify_hidden(hidden: list[str], exposed: list[str]) -> None:
-    """Refuse to start when anything of a hidden path is visible beyond the exposed paths."""
-    for h in hidden:
-        if not os.path.lexists(h):
-            continue
-        if not os.path.isdir(h) or os.path.islink(h):
-            raise SetupError(f"hidden path {h} is visible in the sandbox")
-        allowed = {os.path.relpath(e, h).split("/")[0] for e in exposed if e.startswith(h + "/")}
-        extra = set(os.listdir(h)) - allowed
-        if extra:
-            raise SetupError(f"hidden path {h} shows {sorted(extra)} in the sandbox")
-
-
-def _build_root(cfg: dict, conn: dict, uid: int, net: bool) -> str:
-    """Assemble the new root under /tmp of the private mount namespace and pivot into it."""
-    limits, workdir = cfg["limits"], os.getcwd()
-    fds = {p: os.open(p, os.O_PATH) for p in cfg["readonly_paths"] if not os.path.islink(p)}
-    dev_fds = {d: os.open(f"/dev/{d}", os.O_PATH) for d in DEVICES}
-    wd_fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
-    ipc_dir = os.path.dirname(conn["ip"]) if net else None
-    ipc_fd = os.open(ipc_dir, os.O_RDONLY | os.O_DIRECTORY) if ipc_dir else None
-    root = "/tmp"
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
-    _tmpfs(f"{root}/tmp", limits["tmp_bytes"], "1777")  # first: kept paths may lie below /tmp
-    _tmpfs(f"{root}/dev", 65536, "0755")
-    for name, fd in dev_fds.items():
-        open(f"{root}/dev/{name}", "w").close()
-        _bind(fd, f"{root}/dev/{name}", flags=MS_NOEXEC)
-    for i, name in enumerate(("stdin", "stdout", "stderr")):
-        os.symlink(f"/proc/self/fd/{i}", f"{root}/dev/{name}")
-    os.symlink("/proc/self/fd", f"{root}/dev/fd")
-    _tmpfs(f"{root}/dev/shm", limits["tmp_bytes"], "1777", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    os.makedirs(f"{root}/proc", 0o755)
-    _mount("proc", f"{root}/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+def _plan(cfg: dict, conn: dict, workdir: str, net: bool, ipc_dir: str | None) -> Plan:
+    """The bwrap command that builds this kernel's sandbox."""
+    limits = cfg["limits"]
+    visible = [p for p in cfg["readonly_paths"] if not os.path.islink(p)] + [workdir]
+    _check_hidden(cfg["hidden_paths"], visible)
+    plan = Plan(cfg["bwrap"])
+    plan.add("--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try")
+    plan.add(*(["--unshare-net"] if net else []), "--die-with-parent", "--new-session")
+    plan.add("--cap-drop", "ALL", "--hostname", "sandbox")
+    if os.geteuid() == 0:  # no user namespace: setpriv switches to the throw-away uid inside
+        plan.add("--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP")
+    else:  # the grader's uid, in a user namespace of its own
+        plan.add("--unshare-user")
+        if cfg.get("bwrap_disable_userns"):
+            plan.add("--disable-userns")
+    # /tmp first: folders shown read-only may lie below it (a venv in /tmp, say)
+    plan.tmpfs("/tmp", limits["tmp_bytes"], 0o1777)
+    plan.add("--dev", "/dev")
+    plan.tmpfs("/dev/shm", limits["tmp_bytes"], 0o1777)
+    plan.add("--proc", "/proc")
     for path in cfg["readonly_paths"]:
-        target = _in_root(root, path)
-        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
-        if path in fds:
-            os.makedirs(target, 0o755, exist_ok=True)
-            _bind(fds[path], target)
+        if os.path.islink(path):
+            plan.parents(path)
+            plan.add("--symlink", os.readlink(path), path)
         else:
-            os.symlink(os.readlink(path), target)
+            plan.mount("--ro-bind", path, path)
     for path in cfg["masked_paths"]:  # e.g. the base interpreter's own site-packages
-        if os.path.isdir(_in_root(root, path)):
-            _mount(
-                "tmpfs", _in_root(root, path), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k"
-            )
-    sandbox_wd = _in_root(root, workdir)
+        if os.path.isdir(path):
+            plan.tmpfs(path, 4096, 0o755)
+            plan.add("--remount-ro", path)
     protect = cfg.get("protect_files", False)
-    _tmpfs(sandbox_wd, limits["workdir_copy_bytes"], "1777" if protect else "0755")
-    if not protect:
-        os.chown(sandbox_wd, uid, uid)
-    _copy_tree(wd_fd, sandbox_wd, "", cfg["expose"], uid, protect)
-    vfs = os.statvfs(sandbox_wd)  # now cap what the kernel may add to the copied files
-    used = (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
-    room = f"size={used + limits['tmp_bytes']}"
-    _mount(None, sandbox_wd, None, MS_REMOUNT | MS_NOSUID | MS_NODEV, room)
-    if ipc_fd is not None:
-        os.fchown(ipc_fd, uid, uid)  # the kernel creates its sockets there
-        os.makedirs(_in_root(root, ipc_dir), 0o755, exist_ok=True)
-        _bind(ipc_fd, _in_root(root, ipc_dir), flags=MS_NODEV | MS_NOEXEC)
-    conn_path = "/tmp/.kernel-connection.json"
-    with open(_in_root(root, conn_path), "w") as f:
-        json.dump(conn, f)
-    os.chown(_in_root(root, conn_path), uid, uid)
-    os.chmod(_in_root(root, conn_path), 0o600)
-    for fd in (*fds.values(), *dev_fds.values(), wd_fd, *(f for f in [ipc_fd] if f is not None)):
-        os.close(fd)
-    _pivot_root(root)
-    _mount(None, "/", None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    os.chdir(workdir)
-    return conn_path
+    at = len(plan.args)  # the kernel's folder goes here once its size is known
+    wd_fd = os.open(workdir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        copied, readonly = _copy_tree(plan, wd_fd, workdir, "", cfg["expose"], protect)
+    finally:
+        os.close(wd_fd)
+    if copied > limits["workdir_copy_bytes"]:
+        raise SetupError(f"the kernel's folder would hold {copied} bytes, more than allowed")
+    room = limits["tmp_bytes"] + (0 if protect else copied)  # unprotected copies are inside
+    mode = "1777" if protect else "755"
+    head = Plan(cfg["bwrap"])
+    head.mounts, head.made = plan.mounts, plan.made
+    head.mount("--size", room, "--perms", mode, "--tmpfs", workdir)
+    plan.args[at:at] = head.args[1:]
+    for path in readonly:
+        plan.add("--remount-ro", path)
+    if ipc_dir:  # the kernel's sockets: a small private folder the host reaches by symlinks
+        plan.parents(ipc_dir)
+        plan.tmpfs(ipc_dir, IPC_BYTES, 0o1777)
+    conn_fd = plan.data(json.dumps(conn).encode(), "conn")  # unchanged, so ipykernel only reads it
+    plan.add("--perms", "444", "--ro-bind-data", conn_fd, CONNECTION_FILE)
+    if cfg.get("seccomp"):
+        plan.add("--seccomp", plan.data(bytes.fromhex(cfg["seccomp"]), "seccomp"))
+    plan.add("--remount-ro", "/", "--chdir", os.getcwd())
+    return plan
+
+
+def _kernel_command(cfg: dict, extra: list[str]) -> list[str]:
+    """``prlimit`` (inside the sandbox, so RLIMIT_NPROC counts its processes only), then python."""
+    limits = cfg["limits"]
+    pairs = [
+        ("as", limits["address_space_bytes"]),
+        ("nproc", limits["processes"]),
+        ("fsize", limits["file_bytes"]),
+        ("nofile", limits["open_files"]),
+        ("core", 0),
+        ("cpu", limits["cpu_seconds"]),
+    ]
+    rlimits = [f"--{name}={value}" for name, value in pairs if value is not None]
+    kernel = [cfg["python"], "-m", "ipykernel_launcher", "-f", CONNECTION_FILE, *extra]
+    command = [cfg["prlimit"], *rlimits, "--", *kernel]
+    if os.geteuid() == 0:
+        uid = UID_BASE + os.getpid()
+        drop = ["--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all"]
+        command = [cfg["setpriv"], *map(str, drop), "--bounding-set=-all", "--", *command]
+    return command
 
 
 def _kernel_env(cfg: dict) -> dict[str, str]:
@@ -248,7 +235,7 @@ def _kernel_env(cfg: dict) -> dict[str, str]:
         "VIRTUAL_ENV": venv,
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONNOUSERSITE": "1",
-        "JPY_PARENT_PID": "1",  # no parent poller (the init watches the host) and no banner
+        "JPY_PARENT_PID": "1",  # no parent poller (the launcher watches the host) and no banner
     }
     keep = set(ENV_PASS) | set(cfg.get("env_keep", []))
     for key, value in os.environ.items():
@@ -257,63 +244,68 @@ def _kernel_env(cfg: dict) -> dict[str, str]:
     return env
 
 
-def _exec_kernel(cfg: dict, conn_path: str, extra: list[str]) -> None:
-    limits = cfg["limits"]
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    null = os.open("/dev/null", os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    pairs = [
-        (resource.RLIMIT_AS, limits["address_space_bytes"]),
-        (resource.RLIMIT_NPROC, limits["processes"]),
-        (resource.RLIMIT_FSIZE, limits["file_bytes"]),
-        (resource.RLIMIT_NOFILE, limits["open_files"]),
-        (resource.RLIMIT_CORE, 0),
-        (resource.RLIMIT_CPU, limits["cpu_seconds"]),
-    ]
-    for which, value in pairs:
-        if value is not None:
-            resource.setrlimit(which, (value, value))
-    argv = [cfg["python"], "-m", "ipykernel_launcher", "-f", conn_path, *extra]
-    os.execve(cfg["python"], argv, _kernel_env(cfg))
-
-
-def _init(cfg: dict, conn: dict, uid: int, net: bool, alive_fd: int, extra: list[str]) -> int:
-    """PID 1 of the sandbox: build it, start the kernel, reap until the kernel exits."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the host signals the kernel's group directly
+def _cgroup(cfg: dict) -> str | None:
+    """Create this sandbox's cgroup v2 group (CPU, memory, processes), or None when not allowed."""
+    group = cfg.get("cgroup")
+    if not group:
+        return None
+    path = os.path.join(group["parent"], f"sandbox-{os.getpid()}")
     try:
+        os.mkdir(path)
+        for name, value in group["settings"].items():
+            with open(os.path.join(path, name), "w") as f:
+                f.write(str(value))
+    except OSError as exc:
+        print(f"ds4023 sandbox: no cgroup of its own ({exc})", file=sys.stderr, flush=True)
+        _remove_cgroup(path)
+        return None
+    return path
+
+
+def _remove_cgroup(path: str | None) -> None:
+    if not path or not os.path.isdir(path):
+        return
+    try:
+        with open(os.path.join(path, "cgroup.kill"), "w") as f:
+            f.write("1")  # whatever is left of the sandbox, at once
+    except OSError:
+        pass
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            select.select([], [], [], 0.02)
+
+
+def _start_bwrap(plan: Plan, cfg: dict, env: dict, out_w: int, info_w: int, cgroup: str | None):
+    """Fork and exec bwrap: its own process group, dies with us, memory pressure hits it first."""
+    supervisor = os.getpid()
+    for fd in [*plan.fds, info_w]:
+        os.set_inheritable(fd, True)
+    child = os.fork()
+    if child != 0:
+        return child
+    try:
+        os.setpgid(0, 0)  # jupyter_client's SIGINT to our group must not reach bwrap itself
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != supervisor:
+            os._exit(EXIT_SETUP)
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write("1000")  # under memory pressure the sandbox dies first, never the grader
-        conn_path = _build_root(cfg, conn, uid, net)
-        if net:
-            _loopback_up()
-        if cfg.get("uts", True):
-            _check(libc.sethostname(b"sandbox", 7), "sethostname")
-        _drop_privileges(uid)
-        _check(libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0), "set death signal")
-        if select.select([alive_fd], [], [], 0)[0]:
-            return EXIT_SETUP  # the supervisor is already gone
-        _check(libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "make init untraceable")
-        visible = [*cfg["readonly_paths"], os.getcwd()]
-        if net:
-            visible.append(os.path.dirname(conn["ip"]))
-        _verify_hidden(cfg["hidden_paths"], visible)
-        if cfg.get("seccomp"):
-            _install_seccomp(bytes.fromhex(cfg["seccomp"]))
-    except (OSError, SetupError) as exc:
-        print(f"ds4023 sandbox: cannot build the sandbox: {exc}", file=sys.stderr, flush=True)
-        return EXIT_SETUP
-    kernel = os.fork()
-    if kernel == 0:
-        os.close(alive_fd)
-        try:
-            _exec_kernel(cfg, conn_path, extra)
-        finally:
-            os._exit(EXIT_SETUP)
-    while True:
-        pid, status = os.wait()
-        if pid == kernel:
-            return _exit_code(status)
+        if cgroup:
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                f.write("0")
+        null = os.open("/dev/null", os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        args = [*plan.args, "--info-fd", str(info_w), "--", *cfg["kernel_command"]]
+        os.execve(cfg["bwrap"], args, env)
+    except BaseException as exc:  # noqa: BLE001 - nothing may escape a forked child
+        os.write(2, f"ds4023 sandbox: cannot start bwrap: {exc}\n".encode())
+    os._exit(EXIT_SETUP)
 
 
 def _exit_code(status: int) -> int:
@@ -321,54 +313,132 @@ def _exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code  # killed by signal N -> 128 + N, like a shell
 
 
-def _supervise(child: int, output: int, cap: int) -> int:
-    """Host side: relay the sandbox's output (at most ``cap`` bytes) and wait for it to end.
+class Sockets:
+    """The host's socket paths, linked to the kernel's sockets once it has bound them.
 
-    Kills the sandbox when told to (SIGTERM, SIGHUP, SIGQUIT) or when our parent goes away.
+    Each host path becomes a symlink to ``/proc/<launcher>/fd/N``, a descriptor this launcher
+    opened on the socket itself (``O_PATH | O_NOFOLLOW``, checked to be a socket): should the
+    kernel later put a symlink where its socket was, the grader still connects to the socket it
+    bound, never to a path of the kernel's choosing on the host.
     """
-    parent = os.getppid()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    PORTS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+    def __init__(self, conn: dict, ipc_dir: str) -> None:
+        self.paths = {f"{conn['ip']}-{conn[k]}" for k in self.PORTS}
+        self.ipc_dir, self.fds, self.links = ipc_dir, [], []
+        self.pending = set(self.paths)
+
+    def link(self, sandbox_pid: int) -> None:
+        for path in sorted(self.pending):
+            inside = f"/proc/{sandbox_pid}/root{self.ipc_dir}/{os.path.basename(path)}"
+            try:
+                fd = os.open(inside, os.O_PATH | os.O_NOFOLLOW)
+            except OSError:
+                continue  # not bound yet
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.close(fd)
+                continue
+            if os.path.lexists(path):
+                os.unlink(path)  # left behind by a killed launcher
+            os.symlink(f"/proc/{os.getpid()}/fd/{fd}", path)
+            self.fds.append(fd)
+            self.links.append(path)
+            self.pending.discard(path)
+
+    def close(self) -> None:
+        for path in self.links:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+        for fd in self.fds:
+            os.close(fd)
+
+
+def _supervise(child: int, cfg: dict, conn: dict, ipc_dir: str | None, output: int, info: int):
+    """Host side: relay output (capped), interrupts and the end of the sandbox.
+
+    Kills the sandbox when told to (SIGTERM, SIGHUP, SIGQUIT) or when our parent goes away;
+    SIGINT (nbclient's cell timeout) goes to the kernel's process group in the sandbox.
+    """
+    parent, cap = os.getppid(), cfg["output_bytes"]
+    sandbox: dict = {"pid": None, "pidfd": None, "info": b""}
+
+    def interrupt(*_):
+        if sandbox["pid"] and not sandbox.get("ended"):
+            try:  # PID 1 of the sandbox leads the session and process group of the kernel
+                os.killpg(sandbox["pid"], signal.SIGINT)
+            except OSError:
+                pass
+
+    signal.signal(signal.SIGINT, interrupt)
     for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, lambda *_: os.kill(child, signal.SIGKILL))
+    sockets = Sockets(conn, ipc_dir) if ipc_dir else None
     try:
         pidfd = os.pidfd_open(child)  # Linux 5.3+; otherwise poll
     except OSError:
         pidfd = None
-    relayed, watch = 0, [output] + ([pidfd] if pidfd is not None else [])
-    while True:
-        ready = select.select(watch, [], [], 0.2 if pidfd is None else 1.0)[0]
-        if output in ready:
-            data = os.read(output, 65536)
-            if not data:
-                watch.remove(output)
-            elif relayed < cap:
-                os.write(2, data[: cap - relayed])
-                relayed += len(data)
-                if relayed >= cap:
-                    os.write(2, b"\nds4023 sandbox: further kernel output dropped\n")
-        if pidfd is None or pidfd in ready:
-            pid, status = os.waitpid(child, os.WNOHANG)
-            if pid:
-                return _exit_code(status)
-        if os.getppid() != parent:
-            os.kill(child, signal.SIGKILL)
+    relayed, watch = 0, [output, info] + ([pidfd] if pidfd is not None else [])
+    try:
+        while True:
+            try:
+                waiting = sockets is not None and sockets.pending and sandbox["pid"]
+                timeout = 0.02 if waiting else 0.2 if pidfd is None else 1.0
+                ready = select.select(watch, [], [], timeout)[0]
+            except InterruptedError:
+                continue
+            if info in ready:
+                data = os.read(info, 4096)
+                sandbox["info"] += data
+                if not data:  # bwrap wrote all it knows about the sandbox and closed the pipe
+                    watch.remove(info)
+                    pid = json.loads(sandbox["info"] or b"{}").get("child-pid")
+                    if pid:
+                        sandbox["pid"] = pid
+                        sandbox["pidfd"] = _pidfd(pid)
+            if sockets is not None and sockets.pending and sandbox["pid"]:
+                sockets.link(sandbox["pid"])
+            if output in ready:
+                data = os.read(output, 65536)
+                if not data:
+                    watch.remove(output)
+                elif relayed < cap:
+                    os.write(2, data[: cap - relayed])
+                    relayed += len(data)
+                    if relayed >= cap:
+                        os.write(2, b"\nds4023 sandbox: further kernel output dropped\n")
+            if pidfd is None or pidfd in ready:
+                pid, status = os.waitpid(child, os.WNOHANG)
+                if pid:
+                    sandbox["ended"] = True
+                    return _exit_code(status)
+            if os.getppid() != parent:
+                os.kill(child, signal.SIGKILL)
+    finally:
+        if sandbox["pidfd"] is not None:  # bwrap has ended: nothing of the sandbox may linger
+            try:
+                signal.pidfd_send_signal(sandbox["pidfd"], signal.SIGKILL)
+            except OSError:
+                pass
+        if sockets is not None:
+            sockets.close()
 
 
-def _foreign_ipc_files(ip: str) -> list[str]:
-    """Files in the socket folder that are not this kernel's (the kernel will see the folder)."""
-    folder, stem = os.path.split(ip)
-    stem = stem.removesuffix("-ipc")
-    return [n for n in os.listdir(folder) if not n.startswith(stem)]
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except OSError:
+        return None
 
 
 def main(argv: list[str]) -> int:
     """Start the sandboxed kernel and wait for it (standard library only; run as ``python -I -S``).
 
-    Three processes: this *supervisor* stays on the host, relays the sandbox's output and kills
-    it when told to or orphaned; the *init* is PID 1 of new mount/PID/IPC/UTS (and, with the
-    ``ipc`` transport, network) namespaces, builds a fresh root from an allow-list, drops every
-    privilege and reaps; the *kernel* is its child, with resource limits, exec'ing
-    ``python -m ipykernel_launcher``.
+    This process (the *supervisor*) stays on the host; bwrap builds the sandbox and runs the
+    kernel (``prlimit ... python -m ipykernel_launcher``) as its second process, after bwrap's
+    own init.
 
     Args:
         argv: ``[CONFIG, "-f", CONNECTION_FILE, *kernel_args]``; CONFIG is the sandbox.json
@@ -390,38 +460,38 @@ def main(argv: list[str]) -> int:
     if workdir != root and not workdir.startswith(root + "/"):
         print(f"ds4023 sandbox: refusing to start in {workdir}: not inside {root}", file=sys.stderr)
         return EXIT_SETUP
-    net = conn.get("transport") == "ipc" and cfg["network"] != "host"
+    ipc = conn.get("transport") == "ipc"
+    net = ipc and cfg["network"] != "host"
     if cfg["network"] == "isolate" and not net:
         print("ds4023 sandbox: network isolation needs transport 'ipc'", file=sys.stderr)
         return EXIT_SETUP
-    if net and (not os.path.isabs(conn["ip"]) or _foreign_ipc_files(conn["ip"])):
+    ipc_dir = os.path.dirname(conn["ip"]) if ipc else None
+    if ipc and (not os.path.isabs(conn["ip"]) or not os.path.isdir(ipc_dir)):
         print(
-            f"ds4023 sandbox: ipc socket prefix {conn['ip']!r} must be an absolute path in a "
-            "folder of its own (set KernelManager.ip, e.g. <scratch>/ipc/kernel)",
+            f"ds4023 sandbox: ipc socket prefix {conn['ip']!r} must be an absolute path in an "
+            "existing folder (set KernelManager.ip, e.g. <scratch>/ipc/kernel)",
             file=sys.stderr,
         )
         return EXIT_SETUP
-    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (CLONE_NEWNET if net else 0)
+    cfg["kernel_command"] = _kernel_command(cfg, argv[3:])
     try:
-        _check(libc.unshare(flags), "unshare")
-        _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    except SetupError as exc:
-        print(f"ds4023 sandbox: namespaces unavailable ({exc})", file=sys.stderr)
+        plan = _plan(cfg, conn, workdir, net, ipc_dir)
+    except (OSError, SetupError) as exc:
+        print(f"ds4023 sandbox: cannot build the sandbox: {exc}", file=sys.stderr, flush=True)
         return EXIT_SETUP
-    uid = UID_BASE + os.getpid()
-    alive_r, alive_w = os.pipe()
+    cgroup = _cgroup(cfg)
     out_r, out_w = os.pipe()  # the sandbox never gets the grader's own stdout/stderr files
-    child = os.fork()
-    if child == 0:
-        os.close(alive_w)
-        os.close(out_r)
-        os.dup2(out_w, 1)
-        os.dup2(out_w, 2)
+    info_r, info_w = os.pipe()
+    try:
+        child = _start_bwrap(plan, cfg, _kernel_env(cfg), out_w, info_w, cgroup)
+    finally:
+        plan.close()
         os.close(out_w)
-        os._exit(_init(cfg, conn, uid, net, alive_r, argv[3:]))
-    os.close(alive_r)
-    os.close(out_w)
-    return _supervise(child, out_r, cfg["output_bytes"])
+        os.close(info_w)
+    try:
+        return _supervise(child, cfg, conn, ipc_dir, out_r, info_r)
+    finally:
+        _remove_cgroup(cgroup)
 
 
 if __name__ == "__main__":

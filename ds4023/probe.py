@@ -105,7 +105,12 @@ def encode(value, depth: int = 0) -> dict:
         return {"none": True}
     if isinstance(value, tuple | list) and depth == 0:
         return {"seq": [encode(v, 1) for v in list(value)[:MAX_ITEMS]], "len": len(value)}
-    array = np.array(value, dtype=np.float64)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except ValueError:  # a ragged tuple inside a result (two matrices): one level more
+        if depth != 1 or not isinstance(value, tuple | list):
+            raise
+        return {"seq": [encode(v, 2) for v in list(value)[:MAX_ITEMS]], "len": len(value)}
     data = base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), 1)).decode()
     return {"shape": list(array.shape), "data": data}
 

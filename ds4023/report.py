@@ -1,4 +1,4 @@
-"""Grades out of the gradebook: a CSV per assignment and a Markdown report with two charts."""
+"""Grades out of the gradebook: a CSV per assignment, a Markdown report with two charts."""
 
 from __future__ import annotations
 
@@ -156,35 +156,132 @@ def histogram_png(rows: list[dict], assignment: str) -> bytes:
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
     ax.hist(totals, bins=min(20, max(5, int(top))), range=(0, top), color="#4477aa", ec="white")
+    if totals:
+        mean, median = statistics.mean(totals), statistics.median(totals)
+        ax.axvline(mean, color="#cc3311", lw=2, label=f"mean {mean:.1f}")
+        ax.axvline(median, color="#222222", lw=2, ls="--", label=f"median {median:g}")
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.set(xlabel=f"total score (out of {top:g})", ylabel="students")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{assignment}: total scores of {len(totals)} submissions")
     return _png(fig)
 
 
-def pass_rate_png(counts: dict[str, tuple[int, int]], submissions: int, assignment: str) -> bytes:
-    """Draw the bar chart of per-part pass rates (full marks among scored), as PNG bytes.
+def part_stats(parts: list[dict], rows: list[dict]) -> dict[str, dict]:
+    """Per part: mean score, and how many scored submissions got full, part or no marks.
 
-    Each bar is labelled ``full/scored``, plus how many answers still await a person.
+    Args:
+        parts: as returned by :func:`collect`.
+        rows: as returned by :func:`collect`.
+
+    Returns:
+        part id -> ``{"mean", "full", "partial", "zero", "scored"}`` (mean None when nothing
+        is scored yet); a failed submission counts as scored 0.
     """
-    names = [n for n, (_, scored) in counts.items() if scored]
-    labels = [
-        f" {counts[n][0]}/{counts[n][1]}"
-        + (f", {submissions - counts[n][1]} to grade" if submissions > counts[n][1] else "")
-        for n in names
+    stats = {}
+    for p in parts:
+        got = [r["scores"].get(p["id"]) for r in rows if r["status"] != MISSING]
+        got = [v for v in got if v is not None]
+        top = p["max_score"]
+        stats[p["id"]] = {
+            "mean": statistics.mean(got) if got else None,
+            "full": sum(v >= top for v in got),
+            "partial": sum(0 < v < top for v in got),
+            "zero": sum(v <= 0 for v in got),
+            "scored": len(got),
+        }
+    return stats
+
+
+def part_labels(course_root: Path, assignment: str) -> dict[str, str]:
+    """Readable part names from the README's points table of the assignment.
+
+    A row of the table under the heading ``### `<assignment>` `` that names exactly one
+    ``grade_id`` gives that grade_id its first column as label (Markdown marks removed).
+
+    Returns:
+        grade_id -> label (parts the README does not name alone are left out).
+    """
+    try:
+        text = (Path(course_root) / "README.md").read_text(encoding="utf-8")
+    except OSError:
+        return {}
+    section = text.partition(f"### `{assignment}`")[2].split("\n### ")[0].split("\n## ")[0]
+    labels = {}
+    for line in section.splitlines():
+        cols = [c.strip() for c in line.strip().strip("|").split("|")]
+        ids = [c.strip("`") for c in cols[1].split() if c.startswith("`")] if len(cols) > 2 else []
+        if len(ids) == 1 and ids[0].replace("_", "").isalnum():
+            labels[ids[0]] = cols[0].replace("`", "").replace("*", "").strip()
+    return labels
+
+
+def mean_score_png(parts: list[dict], stats: dict, labels: dict, assignment: str) -> bytes:
+    """Draw the mean score of each part in % of its points, half credit included, as PNG.
+
+    Each bar is labelled with the mean and how many got full, part and no marks.
+    """
+    shown = [p for p in parts if stats[p["id"]]["scored"]]
+    names = [labels.get(p["id"], p["id"].replace("_", " ")) for p in shown]
+    means = [100 * stats[p["id"]]["mean"] / p["max_score"] for p in shown]
+    texts = [
+        f" {stats[p['id']]['mean']:.1f}/{p['max_score']:g}: {stats[p['id']]['full']} full,"
+        f" {stats[p['id']]['partial']} part, {stats[p['id']]['zero']} none"
+        for p in shown
     ]
-    fig = Figure(figsize=(6, 0.5 + 0.4 * max(1, len(names))))
+    fig = Figure(figsize=(7.5, 0.5 + 0.42 * max(1, len(shown))))
     ax = fig.subplots()
-    bars = ax.barh(names, [100 * counts[n][0] / counts[n][1] for n in names], color="#228833")
-    ax.bar_label(bars, labels=labels, fontsize=8)
+    bars = ax.barh(names, means, color="#228833")
+    ax.bar_label(bars, labels=texts, fontsize=8)
     ax.invert_yaxis()
-    ax.set(xlim=(0, 100), xlabel="students with full marks (%)")
-    ax.set_title(f"{assignment}: pass rate per part")
+    ax.set(xlim=(0, 175), xlabel="mean score (% of the part's points)")
+    ax.set_xticks(range(0, 101, 25))
+    ax.set_title(f"{assignment}: mean score per part")
     return _png(fig)
 
 
-def to_markdown(assignment: str, parts: list[dict], rows: list[dict], counts: dict) -> str:
-    """Render the report: summary, the two charts, a table of parts and one of students."""
+def mistakes(course_root: Path, assignment: str) -> dict[str, dict]:
+    """The known mistakes the judge named in the autograded notebooks, and how often.
+
+    Args:
+        course_root: the course directory.
+        assignment: the assignment name.
+
+    Returns:
+        mistake key -> ``{"students": sorted ids, "parts": sorted grade_ids, "example": the
+        sentence a student read}``, most frequent first.
+    """
+    found: dict[str, dict] = {}
+    for path in sorted((Path(course_root) / "autograded").glob(f"*/{assignment}/*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for cell in cells:
+            seen = cell.get("metadata", {}).get("ds4023") or {}
+            key = seen.get("mistake") if isinstance(seen, dict) else None
+            if not isinstance(key, str):
+                continue
+            entry = found.setdefault(key, {"students": set(), "parts": set(), "example": ""})
+            entry["students"].add(path.parent.parent.name)
+            entry["parts"].add(cell["metadata"].get("nbgrader", {}).get("grade_id", "?"))
+            entry["example"] = entry["example"] or str(seen.get("message", ""))
+    ranked = sorted(found.items(), key=lambda kv: (-len(kv[1]["students"]), kv[0]))
+    return {
+        k: {"students": sorted(v["students"]), "parts": sorted(v["parts"]), "example": v["example"]}
+        for k, v in ranked
+    }
+
+
+def to_markdown(
+    assignment: str,
+    parts: list[dict],
+    rows: list[dict],
+    counts: dict,
+    stats: dict | None = None,
+    seen: dict | None = None,
+) -> str:
+    """Render the report: summary, the two charts, tables of parts, known mistakes, students."""
     sub = [r for r in rows if r["status"] != MISSING]
     totals = [r["total"] for r in sub]
     top = rows[0]["max_score"] if rows else 0
@@ -201,14 +298,26 @@ def to_markdown(assignment: str, parts: list[dict], rows: list[dict], counts: di
         )
     )
     lines += ["", f"![Total scores]({assignment}_totals.png)", ""]
-    lines += [f"![Pass rate per part]({assignment}_parts.png)", "", "## Parts", ""]
-    lines += ["| part | type | points | full marks | awaiting a person |"]
-    lines.append("| --- | --- | ---: | ---: | ---: |")
+    lines += [f"![Mean score per part]({assignment}_parts.png)", "", "## Parts", ""]
+    lines += ["| part | type | points | full marks | mean | awaiting a person |"]
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: |")
+    stats = stats or part_stats(parts, rows)
     for p in parts:
         full, scored = counts[p["id"]]
         shown = f"{full} / {scored} ({100 * full / scored:.0f}%)" if scored else "not scored yet"
+        mean = stats[p["id"]]["mean"]
+        mean_text = "" if mean is None else f"{mean:.2f}"
         waiting = len(sub) - scored
-        lines.append(f"| {p['id']} | {p['cell_type']} | {p['max_score']:g} | {shown} | {waiting} |")
+        lines.append(
+            f"| {p['id']} | {p['cell_type']} | {p['max_score']:g} | {shown} | {mean_text} "
+            f"| {waiting} |"
+        )
+    if seen:
+        lines += ["", "## Known mistakes", "", "| mistake | parts | students | what they read |"]
+        lines.append("| --- | --- | ---: | --- |")
+        for key, m in seen.items():
+            example = m["example"].replace("|", "/").replace("\n", " ")[:300]
+            lines.append(f"| {key} | {', '.join(m['parts'])} | {len(m['students'])} | {example} |")
     lines += ["", "## Students", "", "| student | score | status | note |"]
     lines.append("| --- | ---: | --- | --- |")
     for r in rows:
@@ -231,15 +340,15 @@ def write_report(course_root: Path = COURSE_ROOT, assignment: str = "backprop") 
         The files written (each written atomically).
     """
     parts, rows = collect(course_root, assignment)
-    counts = pass_counts(parts, rows)
+    counts, stats = pass_counts(parts, rows), part_stats(parts, rows)
+    labels, seen = part_labels(course_root, assignment), mistakes(course_root, assignment)
     out = Path(course_root) / "reports"
+    markdown = to_markdown(assignment, parts, rows, counts, stats, seen)
     files = {
         out / f"{assignment}_grades.csv": to_csv(parts, rows).encode("utf-8"),
         out / f"{assignment}_totals.png": histogram_png(rows, assignment),
-        out / f"{assignment}_parts.png": pass_rate_png(
-            counts, sum(r["status"] != MISSING for r in rows), assignment
-        ),
-        out / f"{assignment}.md": to_markdown(assignment, parts, rows, counts).encode("utf-8"),
+        out / f"{assignment}_parts.png": mean_score_png(parts, stats, labels, assignment),
+        out / f"{assignment}.md": markdown.encode("utf-8"),
     }
     for path, data in files.items():
         atomic_write_bytes(path, data)

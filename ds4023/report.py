@@ -15,7 +15,7 @@ from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SQLAlchemyError
 
-from ds4023 import COURSE_ROOT, gradebook_io, gradebook_template
+from ds4023 import COURSE_ROOT, course_terms, gradebook_io, gradebook_template
 from ds4023.course_dir import GradingError, load_course
 from ds4023.grading_state import GradingState, atomic_write_bytes
 from ds4023.grading_task import GRADED
@@ -52,6 +52,8 @@ def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]
         cells = sorted(nb["grade"] + nb["task"], key=lambda c: (order.get(c[0], len(order)), c[0]))
         parts += [{"id": name, "cell_type": kind, "max_score": pts} for name, kind, pts in cells]
     top = sum(p["max_score"] for p in parts)
+    terms = course_terms.parts(Path(coursedir.root), assignment)
+    maxima = {p["id"]: p["max_score"] for p in parts}
     state = GradingState(Path(coursedir.root))
     rows = []
     for student in students:
@@ -68,6 +70,10 @@ def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]
         rows.append(
             _row(student, status, total, top, penalty, manual, scores, entry.get("reason") or "")
         )
+        rows[-1]["course"] = course_terms.course_grade(terms, scores, maxima)
+    for row in rows:
+        if "course" not in row:  # no submission: nothing earned, nothing awaiting a person
+            row["course"] = course_terms.course_grade(terms, dict.fromkeys(maxima, 0.0), maxima)
     return parts, rows
 
 
@@ -112,10 +118,16 @@ def to_csv(parts: list[dict], rows: list[dict]) -> str:
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    fixed = ["student", "status", "total", "max_score", "late_penalty", "needs_manual_grade"]
+    fixed = ["student", "status", "core", "optional", "written", "total", "max_score"]
+    fixed += ["late_penalty", "needs_manual_grade"]
     writer.writerow(fixed + [p["id"] for p in parts] + ["reason"])
     for r in rows:
-        values = [r["student"], r["status"], f"{r['total']:g}", f"{r['max_score']:g}"]
+        grade = r.get("course")
+        terms = ["", "", ""]
+        if grade is not None:
+            written = "awaiting grading" if grade.written_pending else f"{grade.written:g}"
+            terms = [f"{grade.core:g}", f"{grade.optional:g}", written]
+        values = [r["student"], r["status"], *terms, f"{r['total']:g}", f"{r['max_score']:g}"]
         values += [f"{r['late_penalty']:g}", str(r["needs_manual_grade"]).lower()]
         values += [
             "" if r["scores"].get(p["id"]) is None else f"{r['scores'][p['id']]:g}" for p in parts
@@ -151,8 +163,14 @@ def _png(fig: Figure) -> bytes:
 
 def histogram_png(rows: list[dict], assignment: str) -> bytes:
     """Draw the histogram of total scores of the submitted students, as PNG bytes."""
-    totals = [r["total"] for r in rows if r["status"] != MISSING]
-    top = max([r["max_score"] for r in rows] + [1.0])
+    sub = [r for r in rows if r["status"] != MISSING]
+    totals = [r["course"].core + r["course"].optional if "course" in r else r["total"] for r in sub]
+    grade = rows[0].get("course") if rows else None
+    top = (
+        grade.core_max + grade.optional_max
+        if grade
+        else max([r["max_score"] for r in rows] + [1.0])
+    )
     fig = Figure(figsize=(6, 3.5))
     ax = fig.subplots()
     ax.hist(totals, bins=min(20, max(5, int(top))), range=(0, top), color="#4477aa", ec="white")
@@ -161,7 +179,12 @@ def histogram_png(rows: list[dict], assignment: str) -> bytes:
         ax.axvline(mean, color="#cc3311", lw=2, label=f"mean {mean:.1f}")
         ax.axvline(median, color="#222222", lw=2, ls="--", label=f"median {median:g}")
         ax.legend(loc="upper left", fontsize=8, frameon=False)
-    ax.set(xlabel=f"total score (out of {top:g})", ylabel="students")
+    what = (
+        f"core points out of {grade.core_max:g}, plus up to {grade.optional_max:g} optional"
+        if grade
+        else f"total score (out of {top:g})"
+    )
+    ax.set(xlabel=what, ylabel="students")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"{assignment}: total scores of {len(totals)} submissions")
     return _png(fig)
@@ -194,26 +217,19 @@ def part_stats(parts: list[dict], rows: list[dict]) -> dict[str, dict]:
 
 
 def part_labels(course_root: Path, assignment: str) -> dict[str, str]:
-    """Readable part names from the README's points table of the assignment.
-
-    A row of the table under the heading ``### `<assignment>` `` that names exactly one
-    ``grade_id`` gives that grade_id its first column as label (Markdown marks removed).
+    """Readable part names, as the README's points table names the parts.
 
     Returns:
-        grade_id -> label (parts the README does not name alone are left out).
+        grade_id -> the table's name of its part (the grade_id in words where several checks
+        share one row).
     """
-    try:
-        text = (Path(course_root) / "README.md").read_text(encoding="utf-8")
-    except OSError:
-        return {}
-    section = text.partition(f"### `{assignment}`")[2].split("\n### ")[0].split("\n## ")[0]
-    labels = {}
-    for line in section.splitlines():
-        cols = [c.strip() for c in line.strip().strip("|").split("|")]
-        ids = [c.strip("`") for c in cols[1].split() if c.startswith("`")] if len(cols) > 2 else []
-        if len(ids) == 1 and ids[0].replace("_", "").isalnum():
-            labels[ids[0]] = cols[0].replace("`", "").replace("*", "").strip()
-    return labels
+    table = course_terms.parts(course_root, assignment)
+    shared = {
+        p.label for p in table.values() if [q.label for q in table.values()].count(p.label) > 1
+    }
+    return {
+        g: (p.label if p.label not in shared else g.replace("_", " ")) for g, p in table.items()
+    }
 
 
 def mean_score_png(parts: list[dict], stats: dict, labels: dict, assignment: str) -> bytes:
@@ -318,13 +334,15 @@ def to_markdown(
         for key, m in seen.items():
             example = m["example"].replace("|", "/").replace("\n", " ")[:300]
             lines.append(f"| {key} | {', '.join(m['parts'])} | {len(m['students'])} | {example} |")
-    lines += ["", "## Students", "", "| student | score | status | note |"]
-    lines.append("| --- | ---: | --- | --- |")
+    lines += ["", "## Students", "", "| student | score | grade | status | note |"]
+    lines.append("| --- | ---: | --- | --- | --- |")
     for r in rows:
         note = r["reason"] or ("written answers to grade" if r["needs_manual_grade"] else "")
         note = note.replace("|", "/")
+        grade = r["course"].text() if r.get("course") else ""
         lines.append(
-            f"| {r['student']} | {r['total']:g} / {r['max_score']:g} | {r['status']} | {note} |"
+            f"| {r['student']} | {r['total']:g} / {r['max_score']:g} | {grade} | {r['status']} "
+            f"| {note} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -48,7 +48,8 @@ def test_csv_has_one_row_per_student_with_total_parts_status_and_reason(reported
     rows = list(csv.DictReader(io.StringIO((course / "reports" / "toy_grades.csv").read_text())))
     by_student = {r["student"]: r for r in rows}
     assert set(by_student) == set(EXPECTED) | {"absent"}
-    assert list(rows[0])[6:10] == PARTS  # parts in notebook order
+    assert list(rows[0])[9:13] == PARTS  # parts in notebook order, after the fixed columns
+    assert list(rows[0])[2:5] == ["core", "optional", "written"]  # the course's terms
     state = GradingState(course)
     for student, parts in EXPECTED.items():
         row = by_student[student]
@@ -86,11 +87,12 @@ def test_markdown_report_has_summary_charts_and_tables(reported):
     assert "7 students, 6 submissions, 2 failed to grade (recorded as 0)" in text
     assert "Mean total 1.83 / 8, median 1." in text
     assert "![Total scores](toy_totals.png)" in text and "(toy_parts.png)" in text
-    assert "| test_square | code | 2 | 3 / 6 (50%) | 1.33 | 0 |" in text
+    assert "| test_square | code | 2 | 3 / 6 (50%) | 1.00 | 0 |" in text
     assert "| explain | markdown | 2 | 0 / 4 (0%) | 0.00 | 2 |" in text
-    assert "| one_mistake | 3 / 8 | graded | written answers to grade |" in text
-    assert "| absent | 0 / 8 | no submission |  |" in text
-    assert "| malformed | 0 / 8 | failed | the notebook is not valid JSON" in text
+    # the toy course has no README table: every part counts as core
+    assert "| one_mistake | 3 / 8 | core 3 / 8 | graded | written answers to grade |" in text
+    assert "| absent | 0 / 8 | core 0 / 8 | no submission |  |" in text
+    assert "| malformed | 0 / 8 | core 0 / 8 | failed | the notebook is not valid JSON" in text
 
 
 def test_unknown_assignment_is_one_error_line(reported, capsys):

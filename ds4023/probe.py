@@ -35,6 +35,8 @@ MIME = "application/vnd.ds4023.record+json"
 INPUTS = "ds4023_inputs.npz"
 #: Most encoded bytes one record may hold; larger results are reported as too large.
 MAX_RECORD_BYTES = 8 * 2**20
+#: Most entries of one array the grader decodes (128 MiB of float64).
+MAX_ELEMENTS = 2**24
 #: Most items of a tuple or list result that are kept.
 MAX_ITEMS = 100
 #: Most characters of a string result that are kept.
@@ -105,7 +107,12 @@ def encode(value, depth: int = 0) -> dict:
         return {"none": True}
     if isinstance(value, tuple | list) and depth == 0:
         return {"seq": [encode(v, 1) for v in list(value)[:MAX_ITEMS]], "len": len(value)}
-    array = np.array(value, dtype=np.float64)
+    try:
+        array = np.array(value, dtype=np.float64)
+    except ValueError:  # a ragged tuple inside a result (two matrices): one level more
+        if depth != 1 or not isinstance(value, tuple | list):
+            raise
+        return {"seq": [encode(v, 2) for v in list(value)[:MAX_ITEMS]], "len": len(value)}
     data = base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), 1)).decode()
     return {"shape": list(array.shape), "data": data}
 
@@ -123,8 +130,15 @@ def decode(entry: dict) -> np.ndarray | list | str | None:
     if "seq" in entry:
         return [decode(e) for e in entry["seq"]]
     shape = [int(n) for n in entry["shape"]]
-    raw = zlib.decompress(base64.b64decode(entry["data"]), bufsize=8 * 2**20)
-    size = int(np.prod(shape)) if shape else 1
+    if len(shape) > 8 or any(n < 0 for n in shape):
+        raise ValueError("not the shape of an array")
+    size = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    if size > MAX_ELEMENTS:
+        raise ValueError("the array is larger than the grader reads")
+    inflate = zlib.decompressobj()  # never more than the shape needs: no zip bombs
+    raw = inflate.decompress(base64.b64decode(entry["data"]), 8 * size + 1)
+    if inflate.unconsumed_tail:
+        raise ValueError("the data does not fit its shape")
     if len(raw) != 8 * size:
         raise ValueError("the data does not fit its shape")
     return np.frombuffer(raw, dtype=np.float64).reshape(shape)

@@ -17,6 +17,14 @@ ASSIGNMENT_DATA: dict[str, tuple[str, ...]] = {
     "backprop": ("ex4data1.mat", "ex4weights.mat"),
 }
 
+#: Student-side files kept once in ``ds4023/`` and copied beside each notebook that needs them
+#: (into ``source/<assignment>/``, so nbgrader releases them and the grader restores them).
+SHARED_FILES: dict[str, tuple[str, ...]] = {
+    "backprop": ("checks_core.py",),
+    "mlp_from_scratch": ("checks_core.py",),
+}
+SHARED_DIR = Path(__file__).resolve().parent
+
 
 class ReleaseError(RuntimeError):
     """A release step failed; the message says what is wrong and how to fix it."""
@@ -74,6 +82,35 @@ def install_data(
     return written
 
 
+def install_shared(assignment: str, course_root: Path = COURSE_ROOT) -> list[Path]:
+    """Copy the assignment's shared student-side files (``SHARED_FILES``) into its source folder.
+
+    The copy in ``ds4023/`` is the one to edit; ``source/<assignment>/`` holds a copy, rewritten
+    here whenever it differs, because nbgrader releases and restores only the files it finds
+    there.
+
+    Args:
+        assignment: the assignment name.
+        course_root: the course directory.
+
+    Returns:
+        The paths that were (re)written.
+    """
+    written = []
+    for name in SHARED_FILES.get(assignment, ()):
+        target = Path(course_root) / "source" / assignment / name
+        if not target.parent.is_dir():
+            continue
+        content = (SHARED_DIR / name).read_bytes()
+        if target.is_file() and target.read_bytes() == content:
+            continue
+        partial = target.with_name(f".{name}.partial")
+        partial.write_bytes(content)
+        os.replace(partial, target)
+        written.append(target)
+    return written
+
+
 def nbgrader_env() -> dict[str, str]:
     """Build the environment every nbgrader subprocess needs.
 
@@ -118,6 +155,9 @@ def run_nbgrader(args: list[str], course_root: Path = COURSE_ROOT) -> str:
 def generate_release(assignment: str, course_root: Path = COURSE_ROOT) -> Path:
     """Regenerate ``release/<assignment>/`` from ``source/<assignment>/``.
 
+    The data files and the shared student-side files are put into ``source/<assignment>/``
+    first, so the release (and the grader) find them beside the notebook.
+
     Args:
         assignment: the assignment name.
         course_root: the course directory.
@@ -129,6 +169,7 @@ def generate_release(assignment: str, course_root: Path = COURSE_ROOT) -> Path:
         ReleaseError: data missing or nbgrader failed.
     """
     install_data(assignment, course_root)
+    install_shared(assignment, course_root)
     run_nbgrader(["generate_assignment", assignment, "--force"], course_root)
     return Path(course_root) / "release" / assignment
 

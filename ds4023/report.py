@@ -1,4 +1,4 @@
-"""Grades out of the gradebook: a CSV per assignment and a Markdown report with two charts."""
+"""Grades out of the gradebook: a CSV per assignment, a Markdown report with two charts."""
 
 from __future__ import annotations
 
@@ -10,17 +10,14 @@ import statistics
 import sys
 from pathlib import Path
 
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 from nbgrader.api import Gradebook
 from sqlalchemy.exc import SQLAlchemyError
 
-from ds4023 import COURSE_ROOT, gradebook_io, gradebook_template
+from ds4023 import COURSE_ROOT, course_terms, gradebook_io, gradebook_template
 from ds4023.course_dir import GradingError, load_course
 from ds4023.grading_state import GradingState, atomic_write_bytes
 from ds4023.grading_task import GRADED
-
-MISSING = "no submission"
+from ds4023.report_charts import MISSING, histogram_png, mean_score_png
 
 
 def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]:
@@ -52,6 +49,8 @@ def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]
         cells = sorted(nb["grade"] + nb["task"], key=lambda c: (order.get(c[0], len(order)), c[0]))
         parts += [{"id": name, "cell_type": kind, "max_score": pts} for name, kind, pts in cells]
     top = sum(p["max_score"] for p in parts)
+    terms = course_terms.parts(Path(coursedir.root), assignment)
+    maxima = {p["id"]: p["max_score"] for p in parts}
     state = GradingState(Path(coursedir.root))
     rows = []
     for student in students:
@@ -68,6 +67,10 @@ def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]
         rows.append(
             _row(student, status, total, top, penalty, manual, scores, entry.get("reason") or "")
         )
+        rows[-1]["course"] = course_terms.course_grade(terms, scores, maxima)
+    for row in rows:
+        if "course" not in row:  # no submission: nothing earned, nothing awaiting a person
+            row["course"] = course_terms.course_grade(terms, dict.fromkeys(maxima, 0.0), maxima)
     return parts, rows
 
 
@@ -112,10 +115,16 @@ def to_csv(parts: list[dict], rows: list[dict]) -> str:
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    fixed = ["student", "status", "total", "max_score", "late_penalty", "needs_manual_grade"]
+    fixed = ["student", "status", "core", "optional", "written", "total", "max_score"]
+    fixed += ["late_penalty", "needs_manual_grade"]
     writer.writerow(fixed + [p["id"] for p in parts] + ["reason"])
     for r in rows:
-        values = [r["student"], r["status"], f"{r['total']:g}", f"{r['max_score']:g}"]
+        grade = r.get("course")
+        terms = ["", "", ""]
+        if grade is not None:
+            written = "awaiting grading" if grade.written_pending else f"{grade.written:g}"
+            terms = [f"{grade.core:g}", f"{grade.optional:g}", written]
+        values = [r["student"], r["status"], *terms, f"{r['total']:g}", f"{r['max_score']:g}"]
         values += [f"{r['late_penalty']:g}", str(r["needs_manual_grade"]).lower()]
         values += [
             "" if r["scores"].get(p["id"]) is None else f"{r['scores'][p['id']]:g}" for p in parts
@@ -143,48 +152,90 @@ def pass_counts(parts: list[dict], rows: list[dict]) -> dict[str, tuple[int, int
     return counts
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return buf.getvalue()
+def part_stats(parts: list[dict], rows: list[dict]) -> dict[str, dict]:
+    """Per part: mean score, and how many scored submissions got full, part or no marks.
 
+    Args:
+        parts: as returned by :func:`collect`.
+        rows: as returned by :func:`collect`.
 
-def histogram_png(rows: list[dict], assignment: str) -> bytes:
-    """Draw the histogram of total scores of the submitted students, as PNG bytes."""
-    totals = [r["total"] for r in rows if r["status"] != MISSING]
-    top = max([r["max_score"] for r in rows] + [1.0])
-    fig = Figure(figsize=(6, 3.5))
-    ax = fig.subplots()
-    ax.hist(totals, bins=min(20, max(5, int(top))), range=(0, top), color="#4477aa", ec="white")
-    ax.set(xlabel=f"total score (out of {top:g})", ylabel="students")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{assignment}: total scores of {len(totals)} submissions")
-    return _png(fig)
-
-
-def pass_rate_png(counts: dict[str, tuple[int, int]], submissions: int, assignment: str) -> bytes:
-    """Draw the bar chart of per-part pass rates (full marks among scored), as PNG bytes.
-
-    Each bar is labelled ``full/scored``, plus how many answers still await a person.
+    Returns:
+        part id -> ``{"mean", "full", "partial", "zero", "scored"}`` (mean None when nothing
+        is scored yet); a failed submission counts as scored 0.
     """
-    names = [n for n, (_, scored) in counts.items() if scored]
-    labels = [
-        f" {counts[n][0]}/{counts[n][1]}"
-        + (f", {submissions - counts[n][1]} to grade" if submissions > counts[n][1] else "")
-        for n in names
-    ]
-    fig = Figure(figsize=(6, 0.5 + 0.4 * max(1, len(names))))
-    ax = fig.subplots()
-    bars = ax.barh(names, [100 * counts[n][0] / counts[n][1] for n in names], color="#228833")
-    ax.bar_label(bars, labels=labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set(xlim=(0, 100), xlabel="students with full marks (%)")
-    ax.set_title(f"{assignment}: pass rate per part")
-    return _png(fig)
+    stats = {}
+    for p in parts:
+        got = [r["scores"].get(p["id"]) for r in rows if r["status"] != MISSING]
+        got = [v for v in got if v is not None]
+        top = p["max_score"]
+        stats[p["id"]] = {
+            "mean": statistics.mean(got) if got else None,
+            "full": sum(v >= top for v in got),
+            "partial": sum(0 < v < top for v in got),
+            "zero": sum(v <= 0 for v in got),
+            "scored": len(got),
+        }
+    return stats
 
 
-def to_markdown(assignment: str, parts: list[dict], rows: list[dict], counts: dict) -> str:
-    """Render the report: summary, the two charts, a table of parts and one of students."""
+def part_labels(course_root: Path, assignment: str) -> dict[str, str]:
+    """Readable part names, as the README's points table names the parts.
+
+    Returns:
+        grade_id -> the table's name of its part (the grade_id in words where several checks
+        share one row).
+    """
+    table = course_terms.parts(course_root, assignment)
+    shared = {
+        p.label for p in table.values() if [q.label for q in table.values()].count(p.label) > 1
+    }
+    return {
+        g: (p.label if p.label not in shared else g.replace("_", " ")) for g, p in table.items()
+    }
+
+
+def mistakes(course_root: Path, assignment: str) -> dict[str, dict]:
+    """The known mistakes the judge named in the autograded notebooks, and how often.
+
+    Args:
+        course_root: the course directory.
+        assignment: the assignment name.
+
+    Returns:
+        mistake key -> ``{"students": sorted ids, "parts": sorted grade_ids, "example": the
+        sentence a student read}``, most frequent first.
+    """
+    found: dict[str, dict] = {}
+    for path in sorted((Path(course_root) / "autograded").glob(f"*/{assignment}/*.ipynb")):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for cell in cells:
+            seen = cell.get("metadata", {}).get("ds4023") or {}
+            key = seen.get("mistake") if isinstance(seen, dict) else None
+            if not isinstance(key, str):
+                continue
+            entry = found.setdefault(key, {"students": set(), "parts": set(), "example": ""})
+            entry["students"].add(path.parent.parent.name)
+            entry["parts"].add(cell["metadata"].get("nbgrader", {}).get("grade_id", "?"))
+            entry["example"] = entry["example"] or str(seen.get("message", ""))
+    ranked = sorted(found.items(), key=lambda kv: (-len(kv[1]["students"]), kv[0]))
+    return {
+        k: {"students": sorted(v["students"]), "parts": sorted(v["parts"]), "example": v["example"]}
+        for k, v in ranked
+    }
+
+
+def to_markdown(
+    assignment: str,
+    parts: list[dict],
+    rows: list[dict],
+    counts: dict,
+    stats: dict | None = None,
+    seen: dict | None = None,
+) -> str:
+    """Render the report: summary, the two charts, tables of parts, known mistakes, students."""
     sub = [r for r in rows if r["status"] != MISSING]
     totals = [r["total"] for r in sub]
     top = rows[0]["max_score"] if rows else 0
@@ -200,22 +251,46 @@ def to_markdown(assignment: str, parts: list[dict], rows: list[dict], counts: di
             else ""
         )
     )
+    graded = [r["course"] for r in sub if r.get("course")]
+    if graded:
+        core = [g.core for g in graded]
+        lines.append(
+            f"In the course's terms: core points mean {statistics.mean(core):.1f} / "
+            f"{graded[0].core_max:g} (median {statistics.median(core):g}), optional mean "
+            f"+{statistics.mean(g.optional for g in graded):.1f} / {graded[0].optional_max:g}, "
+            f"written answers awaiting a person in {sum(g.written_pending for g in graded)} "
+            "submissions."
+        )
     lines += ["", f"![Total scores]({assignment}_totals.png)", ""]
-    lines += [f"![Pass rate per part]({assignment}_parts.png)", "", "## Parts", ""]
-    lines += ["| part | type | points | full marks | awaiting a person |"]
-    lines.append("| --- | --- | ---: | ---: | ---: |")
+    lines += [f"![Mean score per part]({assignment}_parts.png)", "", "## Parts", ""]
+    lines += ["| part | type | points | full marks | mean | awaiting a person |"]
+    lines.append("| --- | --- | ---: | ---: | ---: | ---: |")
+    stats = stats or part_stats(parts, rows)
     for p in parts:
         full, scored = counts[p["id"]]
         shown = f"{full} / {scored} ({100 * full / scored:.0f}%)" if scored else "not scored yet"
+        mean = stats[p["id"]]["mean"]
+        mean_text = "" if mean is None else f"{mean:.2f}"
         waiting = len(sub) - scored
-        lines.append(f"| {p['id']} | {p['cell_type']} | {p['max_score']:g} | {shown} | {waiting} |")
-    lines += ["", "## Students", "", "| student | score | status | note |"]
-    lines.append("| --- | ---: | --- | --- |")
+        lines.append(
+            f"| {p['id']} | {p['cell_type']} | {p['max_score']:g} | {shown} | {mean_text} "
+            f"| {waiting} |"
+        )
+    if seen:
+        lines += ["", "## Known mistakes", "", "| mistake | parts | students | what they read |"]
+        lines.append("| --- | --- | ---: | --- |")
+        for key, m in seen.items():
+            example = m["example"].replace("|", "/").replace("\n", " ")[:300]
+            lines.append(f"| {key} | {', '.join(m['parts'])} | {len(m['students'])} | {example} |")
+    lines += ["", "## Students", "", "| student | score | grade | status | note |"]
+    lines.append("| --- | ---: | --- | --- | --- |")
     for r in rows:
         note = r["reason"] or ("written answers to grade" if r["needs_manual_grade"] else "")
         note = note.replace("|", "/")
+        grade = r["course"].text() if r.get("course") else ""
         lines.append(
-            f"| {r['student']} | {r['total']:g} / {r['max_score']:g} | {r['status']} | {note} |"
+            f"| {r['student']} | {r['total']:g} / {r['max_score']:g} | {grade} | {r['status']} "
+            f"| {note} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -231,15 +306,15 @@ def write_report(course_root: Path = COURSE_ROOT, assignment: str = "backprop") 
         The files written (each written atomically).
     """
     parts, rows = collect(course_root, assignment)
-    counts = pass_counts(parts, rows)
+    counts, stats = pass_counts(parts, rows), part_stats(parts, rows)
+    labels, seen = part_labels(course_root, assignment), mistakes(course_root, assignment)
     out = Path(course_root) / "reports"
+    markdown = to_markdown(assignment, parts, rows, counts, stats, seen)
     files = {
         out / f"{assignment}_grades.csv": to_csv(parts, rows).encode("utf-8"),
         out / f"{assignment}_totals.png": histogram_png(rows, assignment),
-        out / f"{assignment}_parts.png": pass_rate_png(
-            counts, sum(r["status"] != MISSING for r in rows), assignment
-        ),
-        out / f"{assignment}.md": to_markdown(assignment, parts, rows, counts).encode("utf-8"),
+        out / f"{assignment}_parts.png": mean_score_png(parts, stats, labels, assignment),
+        out / f"{assignment}.md": markdown.encode("utf-8"),
     }
     for path, data in files.items():
         atomic_write_bytes(path, data)

@@ -130,6 +130,22 @@ STUDENTS: tuple[Student, ...] = (
         ),
     ),
     Student(
+        "penalty_scale",
+        "regularizes the cost with lambda / m instead of lambda / (2m)",
+        edits=(Edit("cost_regularized_code", "reg_lambda / (2 * m)", "reg_lambda / m"),),
+    ),
+    Student(
+        "gradient_as_tuple",
+        "returns the two gradient matrices as a tuple instead of one unrolled vector",
+        edits=(
+            Edit(
+                "backprop_code",
+                "np.concatenate([(delta1 / m).ravel(), (delta2 / m).ravel()])",
+                "(delta1 / m, delta2 / m)",
+            ),
+        ),
+    ),
+    Student(
         "first_example_only",
         "leaves a debugging range(1) in the loop: only the first example is visited",
         edits=(Edit("backprop_code", "for t in range(m):", "for t in range(1):"),),
@@ -154,6 +170,8 @@ DIAGNOSES: dict[str, str | None] = {
     "cost_sum_wrong_axis": "cost_wrong_axis",
     "gradient_transposed": "gradient_transposed",
     "first_example_only": "first_example_only",
+    "penalty_scale": "penalty_scale",
+    "gradient_as_tuple": None,
 }
 
 
@@ -243,6 +261,15 @@ EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
         gradient_checking_small_network=(20.0, _SEPARATE),
         backprop_reg_matches_reference=(7.5, _HALF + "the penalty is right on the wrong backprop"),
         training_accuracy=(0.0, "the scrambled gradient stalls TNC: 10 % accuracy"),
+    ),
+    "penalty_scale": _row(
+        cost_reg_reference_value=(5.0, _HALF + "known mistake: the penalty is twice too large"),
+        backprop_reg_matches_reference=(15.0, "backprop_reg computes its own penalty (right)"),
+    ),
+    "gradient_as_tuple": _row(
+        backprop_matches_reference=(12.5, _HALF + "known slip: the two matrices, not unrolled"),
+        backprop_reg_matches_reference=(0.0, "adding the penalty vector to a tuple fails"),
+        training_accuracy=(0.0, "minimize cannot use a tuple as the gradient: fmin is undefined"),
     ),
     "first_example_only": _row(
         backprop_matches_reference=(0.0, "one example's share is no known bookkeeping slip: 0"),

@@ -3,8 +3,10 @@
 The tests of the checking modules (``source/<assignment>/<name>_checks.py``) need each sample
 student's functions and the output of their visible test cells. Starting a kernel per student
 is slow, so the code cells are executed here with ``exec`` in one namespace per student, in a
-scratch folder holding the data and a fresh copy of the checking module (imported under its
-own name, as in a kernel). IPython magics (``%matplotlib inline``) are skipped.
+scratch folder holding the data and a fresh copy of the checking module and of the core it
+loads (imported under its own name, as in a kernel). IPython magics (``%matplotlib inline``) are
+skipped. A cell's error is recorded as IPython shows it: what ``_render_traceback_`` returns
+when the exception has one (a failing check), else ``Type: message``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import nbformat
 import numpy as np
 
 from ds4023 import COURSE_ROOT
+from ds4023.release import SHARED_FILES
 from ds4023.sample_class import (
     Student,
     cell_key,
@@ -67,7 +70,7 @@ SETUPS: dict[str, Setup] = {
 
 @dataclass
 class CellRun:
-    """What one executed cell printed, and the exception that stopped it (if any)."""
+    """What one executed cell printed, and the exception that stopped it (if any), as shown."""
 
     stdout: str = ""
     stderr: str = ""
@@ -98,6 +101,8 @@ def workdir(assignment: str, dest: Path) -> Path:
             raise FileNotFoundError(f"{built} is missing: run `make data` first")
         shutil.copy2(built, dest / name)
     shutil.copy2(source_dir(assignment) / f"{setup.checks}.py", dest)
+    for name in SHARED_FILES.get(assignment, ()):
+        shutil.copy2(source_dir(assignment) / name, dest)
     return dest
 
 
@@ -169,10 +174,21 @@ def _execute(source: str, namespace: dict) -> CellRun:
         try:
             exec(compile(code, "<cell>", "exec"), namespace)
         except Exception as exc:
-            lines = traceback.format_exception_only(type(exc), exc)
-            result.error = "".join(lines).strip()
+            result.error = shown_error(exc)
     result.stdout, result.stderr = out.getvalue(), err.getvalue()
     return result
+
+
+def shown_error(exc: BaseException) -> str:
+    """The lines IPython shows for an exception stopping a cell, without the traceback frames.
+
+    An exception with ``_render_traceback_`` (a failing check) is shown as exactly the lines
+    that method returns; any other as ``Type: message`` (IPython adds the frames above it).
+    """
+    render = getattr(exc, "_render_traceback_", None)
+    if callable(render):
+        return "\n".join(render())
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 def _close_figures() -> None:
@@ -234,8 +250,8 @@ def diagnosis_problems(runs: dict, checks, diagnoses: dict, test_cells) -> dict:
 
     Returns:
         student -> what was wrong (empty when every student is diagnosed as expected): the
-        names found instead, a diagnosis raised but not printed, a diagnosing cell whose error
-        is not its last printed line, or a cell that wrote to stderr.
+        names found instead, a diagnosis not named once in the one-line error of its cell, a
+        test cell that printed on stdout, or a cell that wrote to stderr.
     """
     problems = {}
     for name, run in runs.items():
@@ -246,14 +262,16 @@ def diagnosis_problems(runs: dict, checks, diagnoses: dict, test_cells) -> dict:
             continue
         message = checks.MESSAGES[diagnoses[name]] if expected else None
         shown = [c for c in test_cells if c in run.cells]
-        printing = [c for c in shown if message and message in run.cells[c].stdout]
-        if message and not printing:
-            problems[name] = "the diagnosis is raised but never printed"
-        for cell in printing:
-            out = run.cells[cell]
-            printed = out.stdout.strip().splitlines()[-1]
-            if out.error != f"AssertionError: {printed}":
-                problems[name] = f"{cell} printed {printed!r} but raised {out.error!r}"
+        naming = [c for c in shown if message and message in (run.cells[c].error or "")]
+        for cell in naming:
+            error = run.cells[cell].error
+            if error.count(message) != 1 or len(error.splitlines()) != 1:
+                problems[name] = f"{cell} shows more than the one-line message: {error!r}"
+        if message and not naming:
+            problems[name] = "no test cell's error names the diagnosis"
+        printing = [c for c in shown if run.cells[c].stdout]
+        if printing:
+            problems[name] = f"{printing[0]} printed {run.cells[printing[0]].stdout[:200]!r}"
         noisy = [c for c in shown if run.cells[c].stderr]
         if noisy:
             problems[name] = f"{noisy[0]} wrote to stderr: {run.cells[noisy[0]].stderr[:200]}"

@@ -15,6 +15,8 @@ from ds4023.nbgrader_hooks import probe_expression
 from ds4023.nbgrader_judge import apply_verdict
 
 MESSAGES = {"cost_not_divided_by_m": "The cost is m times too large."}
+#: 64 MiB of zeros, compressed to about 64 KiB, claimed to be 10 numbers.
+_BOMB = __import__("base64").b64encode(__import__("zlib").compress(bytes(2**26), 9)).decode()
 
 
 def _record(**cases) -> dict:
@@ -57,6 +59,8 @@ def test_results_decode_arrays_tuples_and_scalars():
         ({"value": {"shape": [3], "data": "bm90IHpsaWI="}}, "malformed"),
         ({"value": {"shape": [1000], "data": ""}}, "malformed"),
         ("not a dict", "no result for 'c'"),
+        ({"value": {"shape": [2**30], "data": ""}}, "malformed"),
+        ({"value": {"shape": [10], "data": _BOMB}}, "malformed"),
     ],
 )
 def test_broken_or_failed_results_are_no_result_with_a_reason(entry, why):

@@ -139,17 +139,30 @@ def test_stored_fingerprints_are_those_of_the_solution_and_the_mistakes(class_ru
     assert fingerprint_problems(found, checks.FINGERPRINTS) == []
 
 
-def test_each_sample_mistake_is_named_alone_printed_and_raised(class_runs, checks):
-    """Does each sample student's visible output name exactly their own mistake, printing the
-    sentence and raising it alike, with nothing on stderr?"""
+def test_each_sample_mistake_is_named_once_in_a_one_line_error(class_runs, checks):
+    """Does each sample student's visible output name exactly their own mistake, once, in the
+    one line its cell's error shows, with nothing printed on stdout or stderr?"""
     assert diagnosis_problems(class_runs, checks, DIAGNOSES, TEST_CELLS) == {}
     assert set(DIAGNOSES) == {s.name for s in load_table(ASSIGNMENT).STUDENTS}
 
 
 def test_correct_student_passes_every_check(class_runs):
-    """Does the reference solution pass every visible test of parts 1 and 2?"""
+    """Does the reference solution pass every visible test of parts 1 and 2, showing nothing?"""
     run = class_runs["correct"]
-    assert {c: run.cells[c].error for c in TEST_CELLS if run.cells[c].error} == {}
+    shown = {c: (run.cells[c].error, run.cells[c].stdout, run.cells[c].stderr) for c in TEST_CELLS}
+    assert {c: out for c, out in shown.items() if out != (None, "", "")} == {}
+
+
+def test_blank_notebook_names_each_unwritten_function_in_one_line(class_runs):
+    """Does a test cell whose function is still the release's stub say so in one line?"""
+    run = class_runs["blank"]
+    errors = {c: run.cells[c].error for c in TEST_CELLS if run.cells[c].error}
+    assert errors["forward_pass_values"] == (
+        "forward is not written yet: replace `raise NotImplementedError()` with your code."
+    )
+    unwritten = [e for e in errors.values() if "is not written yet" in e]
+    assert len(unwritten) >= 5 and all(len(e.splitlines()) == 1 for e in unwritten)
+    assert {c: run.cells[c].stdout for c in TEST_CELLS if run.cells[c].stdout} == {}
 
 
 #: Further mistakes (not in the sample class): the visible test that names it, and the edits.

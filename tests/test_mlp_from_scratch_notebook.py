@@ -61,7 +61,8 @@ def grading_env():
 def executed_source(tmp_path_factory, grading_env):
     """The source notebook (solutions and hidden tests in) executed top to bottom, in tmp."""
     work = tmp_path_factory.mktemp("mlp_run")
-    shutil.copy2(SOURCE.parent / "mlp_checks.py", work)  # the visible tests import it
+    for name in ("mlp_checks.py", "checks_core.py"):  # the visible tests import them
+        shutil.copy2(SOURCE.parent / name, work)
     for name, data in bundle_files(SOURCE.parent)[0].items():  # what the hidden tests call
         (work / name).write_bytes(data)
     nb = nbformat.read(SOURCE, as_version=4)

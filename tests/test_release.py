@@ -80,3 +80,22 @@ def test_data_only_leaves_release_alone(course_copy):
     assert notebook.read_bytes() == edited
     for into in ("source", "release"):
         assert (course_copy / into / "backprop" / "ex4weights.mat").is_file()
+
+
+@pytest.mark.parametrize("assignment", sorted(release.SHARED_FILES))
+def test_shared_files_are_copies_of_the_one_in_ds4023(assignment):
+    """Are the shared student-side files beside each notebook exact copies of ds4023's?"""
+    for name in release.SHARED_FILES[assignment]:
+        kept = (release.SHARED_DIR / name).read_bytes()
+        for into in ("source", "release"):
+            copy = COURSE_ROOT / into / assignment / name
+            assert copy.read_bytes() == kept, f"{into}/{assignment}/{name} is stale: make release"
+
+
+def test_release_rewrites_an_edited_shared_file(course_copy):
+    """Does the release put back ds4023's copy over an edited copy in source/?"""
+    copy = course_copy / "source" / "backprop" / "checks_core.py"
+    copy.write_text("# edited here by mistake\n")
+    folder = release.generate_release("backprop", course_copy)
+    kept = (release.SHARED_DIR / "checks_core.py").read_bytes()
+    assert copy.read_bytes() == kept and (folder / "checks_core.py").read_bytes() == kept

@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 
+import nbformat
 import pytest
 from grading_course import ASSIGNMENT, EXPECTED, FAILING, copy_course, course_env, graded_class
 from matplotlib.image import imread
 from nbgrader.api import Gradebook
 
-from ds4023 import report
+from ds4023 import COURSE_ROOT, report
 from ds4023.grading_state import GradingState
 
 pytestmark = pytest.mark.timeout(600)
@@ -47,7 +48,8 @@ def test_csv_has_one_row_per_student_with_total_parts_status_and_reason(reported
     rows = list(csv.DictReader(io.StringIO((course / "reports" / "toy_grades.csv").read_text())))
     by_student = {r["student"]: r for r in rows}
     assert set(by_student) == set(EXPECTED) | {"absent"}
-    assert list(rows[0])[6:10] == PARTS  # parts in notebook order
+    assert list(rows[0])[9:13] == PARTS  # parts in notebook order, after the fixed columns
+    assert list(rows[0])[2:5] == ["core", "optional", "written"]  # the course's terms
     state = GradingState(course)
     for student, parts in EXPECTED.items():
         row = by_student[student]
@@ -85,11 +87,12 @@ def test_markdown_report_has_summary_charts_and_tables(reported):
     assert "7 students, 6 submissions, 2 failed to grade (recorded as 0)" in text
     assert "Mean total 1.83 / 8, median 1." in text
     assert "![Total scores](toy_totals.png)" in text and "(toy_parts.png)" in text
-    assert "| test_square | code | 2 | 3 / 6 (50%) | 0 |" in text
-    assert "| explain | markdown | 2 | 0 / 4 (0%) | 2 |" in text
-    assert "| one_mistake | 3 / 8 | graded | written answers to grade |" in text
-    assert "| absent | 0 / 8 | no submission |  |" in text
-    assert "| malformed | 0 / 8 | failed | the notebook is not valid JSON" in text
+    assert "| test_square | code | 2 | 3 / 6 (50%) | 1.00 | 0 |" in text
+    assert "| explain | markdown | 2 | 0 / 4 (0%) | 0.00 | 2 |" in text
+    # the toy course has no README table: every part counts as core
+    assert "| one_mistake | 3 / 8 | core 3 / 8 | graded | written answers to grade |" in text
+    assert "| absent | 0 / 8 | core 0 / 8 | no submission |  |" in text
+    assert "| malformed | 0 / 8 | core 0 / 8 | failed | the notebook is not valid JSON" in text
 
 
 def test_unknown_assignment_is_one_error_line(reported, capsys):
@@ -99,3 +102,57 @@ def test_unknown_assignment_is_one_error_line(reported, capsys):
         code = report.main(["--course", str(course), "--assignment", "nope"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "'nope' is not in the gradebook" in err[0]
+
+
+def test_part_stats_show_half_credit_and_the_mean(reported):
+    """Does each part's mean count partial scores, with full / part / no marks counted?"""
+    course, _ = reported
+    parts, rows = report.collect(course, ASSIGNMENT)
+    stats = report.part_stats(parts, rows)
+    got = [r["scores"]["test_square"] for r in rows if r["status"] != report.MISSING]
+    assert stats["test_square"]["mean"] == pytest.approx(sum(got) / len(got))
+    square = stats["test_square"]
+    assert square["full"] + square["partial"] + square["zero"] == square["scored"] == 6
+    text = (course / "reports" / "toy.md").read_text()
+    assert f"| test_square | code | 2 | 3 / 6 (50%) | {square['mean']:.2f} | 0 |" in text
+
+
+def test_part_labels_come_from_the_readme_table():
+    """Are the backprop parts labelled as the README's points table names them?"""
+    labels = report.part_labels(COURSE_ROOT, "backprop")
+    assert labels["sigmoid_values"] == "sigmoid"
+    assert labels["plot_image_draws_digit"] == "draw one digit, plot_image"
+    assert labels["gradient_checking_small_network"] == "optional: gradient_checking"
+    assert len(labels) == 15
+
+
+def _judged_notebook(path, verdicts):
+    """Write an autograded notebook whose test cells carry the judge's bookkeeping."""
+    nb = nbformat.v4.new_notebook()
+    for grade_id, mistake, message in verdicts:
+        cell = nbformat.v4.new_code_cell("check()")
+        cell.metadata["nbgrader"] = {"grade_id": grade_id, "grade": True, "points": 10}
+        cell.metadata["ds4023"] = {"score": 5.0, "mistake": mistake, "message": message}
+        nb.cells.append(cell)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def test_known_mistakes_are_counted_per_student_with_an_example(tmp_path):
+    """Does the report count each known mistake once per student, most frequent first?"""
+    half = "Partial credit: 5 of 10 points. The cost is m times too large."
+    for student, verdicts in {
+        "ann": [("cost", "cost_not_divided_by_m", half), ("reg", "cost_not_divided_by_m", half)],
+        "bob": [("cost", "cost_not_divided_by_m", half), ("grad", "gradient_transposed", "x")],
+        "cat": [("cost", None, "")],
+    }.items():
+        _judged_notebook(tmp_path / "autograded" / student / "a" / "a.ipynb", verdicts)
+    seen = report.mistakes(tmp_path, "a")
+    assert list(seen) == ["cost_not_divided_by_m", "gradient_transposed"]
+    assert seen["cost_not_divided_by_m"] == {
+        "students": ["ann", "bob"],
+        "parts": ["cost", "reg"],
+        "example": half,
+    }
+    text = report.to_markdown("a", [], [], {}, {}, seen)
+    assert f"| cost_not_divided_by_m | cost, reg | 2 | {half} |" in text

@@ -144,6 +144,7 @@ def test_every_required_mistake_has_a_sample_student(checks):
         "bias_gradient_regularized",
         "first_example_only",
         "gradient_transposed",
+        "penalty_scale",  # issue 17: half credit for lambda / m, as the notebook promises
     }
     carried = [DIAGNOSES[s.name] for s in STUDENTS if DIAGNOSES[s.name]]
     assert sorted(carried) == sorted(required)

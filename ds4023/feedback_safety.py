@@ -38,7 +38,9 @@ PNG or JPEG (no external fetch from a page a student may have planted).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import nbgrader
 import nh3
 from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter
@@ -65,6 +67,13 @@ _ACTIVE_SVG = re.compile(
     re.I,
 )
 _SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+
+#: The course's feedback template (``ds4023/templates/ds4023_feedback``), built on nbgrader's.
+TEMPLATE_NAME = "ds4023_feedback"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NBGRADER_TEMPLATES = (
+    Path(nbgrader.__file__).resolve().parent / "server_extensions/formgrader/templates"
+)
 
 
 def _url_ok(element: str, attribute: str, value: str) -> bool:
@@ -165,6 +174,14 @@ class SafeFeedbackExporter(HTMLExporter):
         """Build the exporter; SVG is always shown as an image, never inlined."""
         super().__init__(*args, **kwargs)
         self.skip_svg_encoding = False
+        # The course's template (grade in the course's terms, part names, wrapped messages,
+        # local MathJax) whichever way the exporter was configured (nbgrader sets 'feedback').
+        base = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
+        self.extra_template_basedirs = base + [
+            d for d in self.extra_template_basedirs if d not in base
+        ]
+        self.template_name = TEMPLATE_NAME
+        self.mathjax_url = ""  # no CDN: ds4023.feedback.CourseFeedback points it at a local copy
 
     def _preprocess(self, nb, resources):
         nb, resources = super()._preprocess(nb, resources)

@@ -37,6 +37,7 @@ PNG or JPEG (no external fetch from a page a student may have planted).
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 
@@ -44,6 +45,7 @@ import nbgrader
 import nh3
 from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter
+from traitlets.config import Config
 
 #: Output types kept as they are (the template escapes them) or after cleaning.
 PLAIN_TYPES = {"text/plain", "text/latex"}
@@ -170,18 +172,21 @@ def sanitize_notebook(nb) -> None:
 class SafeFeedbackExporter(HTMLExporter):
     """nbconvert's HTML exporter that sanitises every piece of student HTML (module docstring)."""
 
-    def __init__(self, *args, **kwargs):
-        """Build the exporter; SVG is always shown as an image, never inlined."""
-        super().__init__(*args, **kwargs)
-        self.skip_svg_encoding = False
-        # The course's template (grade in the course's terms, part names, wrapped messages,
-        # local MathJax) whichever way the exporter was configured (nbgrader sets 'feedback').
+    def __init__(self, config=None, **kwargs):
+        """Build the exporter on the course's template (grade in the course's terms, part
+        names, wrapped messages, local MathJax), whatever template the caller configured
+        (nbgrader's GenerateFeedback sets its own 'feedback'); SVG is always an image."""
+        cfg = copy.deepcopy(config) if config is not None else Config()
         base = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
-        self.extra_template_basedirs = base + [
-            d for d in self.extra_template_basedirs if d not in base
+        configured = cfg.get("HTMLExporter", {}).get("extra_template_basedirs", [])
+        cfg.SafeFeedbackExporter.extra_template_basedirs = base + [
+            d for d in configured if d not in base
         ]
-        self.template_name = TEMPLATE_NAME
-        self.mathjax_url = ""  # no CDN: ds4023.feedback.CourseFeedback points it at a local copy
+        cfg.SafeFeedbackExporter.template_name = TEMPLATE_NAME
+        # no CDN: ds4023.feedback.CourseFeedback points the page at a local copy, or none
+        cfg.SafeFeedbackExporter.mathjax_url = ""
+        super().__init__(config=cfg, **kwargs)
+        self.skip_svg_encoding = False
 
     def _preprocess(self, nb, resources):
         nb, resources = super()._preprocess(nb, resources)

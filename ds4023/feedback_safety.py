@@ -183,6 +183,9 @@ class SafeFeedbackExporter(HTMLExporter):
             d for d in configured if d not in base
         ]
         cfg.SafeFeedbackExporter.template_name = TEMPLATE_NAME
+        # ... whose index.html.j2 extends nbgrader's as 'feedback/index.html.j2'
+        paths = cfg.get("HTMLExporter", {}).get("extra_template_paths", [])
+        cfg.SafeFeedbackExporter.extra_template_paths = [*paths, str(NBGRADER_TEMPLATES)]
         # no CDN: ds4023.feedback.CourseFeedback points the page at a local copy, or none
         cfg.SafeFeedbackExporter.mathjax_url = ""
         super().__init__(config=cfg, **kwargs)

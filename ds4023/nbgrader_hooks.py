@@ -12,6 +12,7 @@ import time
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from nbgrader.utils import is_grade, is_solution
@@ -99,6 +100,9 @@ class TrackedExecute(Execute):
         if self.kernel_mplbackend:
             env["MPLBACKEND"] = self.kernel_mplbackend
         return await super().async_start_new_kernel(env=env, **kwargs)
+
+    # nbclient's setup_kernel calls the synchronous wrapper, bound to the base class's coroutine
+    start_new_kernel = run_sync(async_start_new_kernel)
 
     def preprocess(self, nb, resources=None, km=None):
         self.current = None

@@ -21,6 +21,10 @@ button, ``nbgrader generate_feedback``):
   *after* rendering: math (left as text for MathJax, which runs with its ``Safe``
   extension), tables, code and images still render.
 
+It renders the course's template, ``ds4023/templates/ds4023_feedback`` (nbgrader's feedback
+template with the grade in the course's terms, the README's part names, wrapping output boxes
+and a local MathJax or none, never a CDN's; see ``ds4023.feedback.CourseFeedback``).
+
 The sanitiser is ``nh3`` (pinned in ``requirements.txt``), the Python binding of the Rust
 ``ammonia`` sanitiser, which is maintained and parses like a browser (html5ever). ``bleach``
 is installed only as nbconvert's dependency and is deprecated by its maintainers. nbconvert's

@@ -10,7 +10,8 @@ PY := $(VENV)/bin/python
 # nbgrader runs the `alembic` executable when it creates a gradebook: the venv's bin/
 # must be on PATH for every nbgrader call, or a fresh clone fails on its first command.
 export PATH := $(VENV)/bin:$(PATH)
-# Matplotlib must never try to open a window (CI and grading have no screen).
+# Matplotlib must never try to open a window (CI and grading have no screen). Grading kernels
+# still draw inline (figures in feedback): TrackedExecute sets their MPLBACKEND alone.
 export MPLBACKEND := Agg
 
 REQ_HASH := $(shell cat requirements.txt pyproject.toml | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-16)

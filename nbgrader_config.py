@@ -6,7 +6,7 @@ from pathlib import Path
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
-from ds4023.feedback import HideHiddenTests
+from ds4023.feedback import CourseFeedback, HideHiddenTests
 from ds4023.feedback_safety import SafeFeedbackExporter
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
@@ -45,7 +45,12 @@ c.Execute.timeout = int(os.environ.get("DS4023_CELL_TIMEOUT", "180"))
 # nbgrader's own feedback (the formgrader's "Generate Feedback" button, `nbgrader
 # generate_feedback`) would print the hidden tests (nbgrader issue #1363): hide them first,
 # exactly as `python -m ds4023.feedback` does.
-c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.preprocessors = [
+    HideHiddenTests,
+    GetGrades,
+    CourseFeedback,  # grade in the course's terms, no grader paths, local MathJax
+    CSSHTMLHeaderPreprocessor,
+]
 
 # ... and must not run anything a student wrote: HTML/JavaScript in outputs, written answers and
 # markdown is sanitised after every preprocessor, in the exporter (ds4023/feedback_safety.py).

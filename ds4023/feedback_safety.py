@@ -21,6 +21,10 @@ button, ``nbgrader generate_feedback``):
   *after* rendering: math (left as text for MathJax, which runs with its ``Safe``
   extension), tables, code and images still render.
 
+It renders the course's template, ``ds4023/templates/ds4023_feedback`` (nbgrader's feedback
+template with the grade in the course's terms, the README's part names, wrapping output boxes
+and a local MathJax or none, never a CDN's; see ``ds4023.feedback.CourseFeedback``).
+
 The sanitiser is ``nh3`` (pinned in ``requirements.txt``), the Python binding of the Rust
 ``ammonia`` sanitiser, which is maintained and parses like a browser (html5ever). ``bleach``
 is installed only as nbconvert's dependency and is deprecated by its maintainers. nbconvert's
@@ -37,11 +41,15 @@ PNG or JPEG (no external fetch from a page a student may have planted).
 
 from __future__ import annotations
 
+import copy
 import re
+from pathlib import Path
 
+import nbgrader
 import nh3
 from jinja2 import pass_context
 from nbconvert.exporters import HTMLExporter
+from traitlets.config import Config
 
 #: Output types kept as they are (the template escapes them) or after cleaning.
 PLAIN_TYPES = {"text/plain", "text/latex"}
@@ -65,6 +73,13 @@ _ACTIVE_SVG = re.compile(
     re.I,
 )
 _SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_.\-]+\Z")
+
+#: The course's feedback template (``ds4023/templates/ds4023_feedback``), built on nbgrader's.
+TEMPLATE_NAME = "ds4023_feedback"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+NBGRADER_TEMPLATES = (
+    Path(nbgrader.__file__).resolve().parent / "server_extensions/formgrader/templates"
+)
 
 
 def _url_ok(element: str, attribute: str, value: str) -> bool:
@@ -161,9 +176,23 @@ def sanitize_notebook(nb) -> None:
 class SafeFeedbackExporter(HTMLExporter):
     """nbconvert's HTML exporter that sanitises every piece of student HTML (module docstring)."""
 
-    def __init__(self, *args, **kwargs):
-        """Build the exporter; SVG is always shown as an image, never inlined."""
-        super().__init__(*args, **kwargs)
+    def __init__(self, config=None, **kwargs):
+        """Build the exporter on the course's template (grade in the course's terms, part
+        names, wrapped messages, local MathJax), whatever template the caller configured
+        (nbgrader's GenerateFeedback sets its own 'feedback'); SVG is always an image."""
+        cfg = copy.deepcopy(config) if config is not None else Config()
+        base = [str(TEMPLATES), str(NBGRADER_TEMPLATES)]
+        configured = cfg.get("HTMLExporter", {}).get("extra_template_basedirs", [])
+        cfg.SafeFeedbackExporter.extra_template_basedirs = base + [
+            d for d in configured if d not in base
+        ]
+        cfg.SafeFeedbackExporter.template_name = TEMPLATE_NAME
+        # ... whose index.html.j2 extends nbgrader's as 'feedback/index.html.j2'
+        paths = cfg.get("HTMLExporter", {}).get("extra_template_paths", [])
+        cfg.SafeFeedbackExporter.extra_template_paths = [*paths, str(NBGRADER_TEMPLATES)]
+        # no CDN: ds4023.feedback.CourseFeedback points the page at a local copy, or none
+        cfg.SafeFeedbackExporter.mathjax_url = ""
+        super().__init__(config=cfg, **kwargs)
         self.skip_svg_encoding = False
 
     def _preprocess(self, nb, resources):

@@ -220,7 +220,7 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         timer.daemon = True
         timer.start()
         t0 = time.perf_counter()
-        os.environ.setdefault("MPLBACKEND", "Agg")
+        os.environ.setdefault("MPLBACKEND", "Agg")  # this process; kernels: inline (TrackedExecute)
         for var in THREAD_VARIABLES:  # kernels inherit this: one BLAS thread each
             os.environ.setdefault(var, "1")
         try:

@@ -12,10 +12,11 @@ import time
 
 import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import run_sync
 from nbgrader.converters import Autograde
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Integer
+from traitlets import Integer, Unicode
 from traitlets.config import Config
 
 from ds4023 import probe
@@ -26,6 +27,9 @@ from ds4023.nbgrader_restore import NotThisNotebook
 # Execute instances running in this process, by thread, so a watchdog can find the kernel.
 RUNNING: dict[int, TrackedExecute] = {}
 #: A hidden region of a cell, as nbgrader marks it.
+#: matplotlib's inline backend: a figure a cell leaves open becomes an ``image/png`` output.
+KERNEL_MPLBACKEND = "module://matplotlib_inline.backend_inline"
+
 HIDDEN_REGION = re.compile(
     r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS[ \t]*(\n|$)",
     re.S | re.M,
@@ -80,6 +84,25 @@ class TrackedExecute(Execute):
         2 * 2**20, help="most bytes of output kept per cell; the rest is dropped as it arrives"
     ).tag(config=True)
     iopub_timeout = Integer(30, help=Execute.iopub_timeout.help).tag(config=True)
+    kernel_mplbackend = Unicode(
+        KERNEL_MPLBACKEND,
+        help="MPLBACKEND of the grading kernel (the grader itself keeps its own, e.g. Agg)",
+    ).tag(config=True)
+
+    async def async_start_new_kernel(self, **kwargs):
+        """Start the kernel with matplotlib's inline backend, so figures become PNG outputs.
+
+        Only the kernel's environment changes: the grading process keeps its non-GUI backend
+        (``MPLBACKEND=Agg`` from the Makefile or the task). A sandboxed kernel passes
+        ``MPLBACKEND`` through (``ds4023.sandbox_launcher.ENV_PASS``).
+        """
+        env = dict(kwargs.pop("env", None) or os.environ)
+        if self.kernel_mplbackend:
+            env["MPLBACKEND"] = self.kernel_mplbackend
+        return await super().async_start_new_kernel(env=env, **kwargs)
+
+    # nbclient's setup_kernel calls the synchronous wrapper, bound to the base class's coroutine
+    start_new_kernel = run_sync(async_start_new_kernel)
 
     def preprocess(self, nb, resources=None, km=None):
         self.current = None

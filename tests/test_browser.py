@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -454,3 +455,93 @@ def test_formgrader_lists_course_assignments(page, lab: Lab, artifacts: Path, ca
     for name in names:
         expect(frame.get_by_role("link", name=name, exact=True)).to_be_visible()
     _shoot(page, artifacts, "4-formgrader-assignments", capsys)
+
+
+# --------------------------------------------------------------------------- feedback page
+
+#: The sample student the issue names: half credit on the costs, tracebacks from backprop.
+FEEDBACK_STUDENT = "no_bias_column"
+#: What must never reach a student's page: the grading machine's folders.
+GRADER_PATHS = ("ds4023-grade-", "site-packages", "/.venv/", sys.prefix, str(COURSE_ROOT))
+
+
+@pytest.fixture(scope="module")
+def graded_feedback(tmp_path_factory) -> Path:
+    """One sample student's backprop submission graded (no sandbox: trusted, 1-2 minutes)."""
+    _require_chromium()
+    from conftest import copy_course
+
+    from ds4023 import sample_class
+
+    course = copy_course(tmp_path_factory.mktemp("feedback") / "course")
+    shutil.copy2(COURSE_ROOT / "README.md", course / "README.md")  # the points table's terms
+    release.generate_release(ASSIGNMENT, course)
+    table = sample_class.load_table(ASSIGNMENT)
+    student = next(s for s in table.STUDENTS if s.name == FEEDBACK_STUDENT)
+    source = nbformat.read(course / SOURCE_NB, as_version=4)
+    notebook = sample_class.student_notebook(source, sample_class.release_notebook(source), student)
+    folder = course / "submitted" / FEEDBACK_STUDENT / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(notebook, str(folder / f"{ASSIGNMENT}.ipynb"))
+    env = release.nbgrader_env()
+    env.pop("DS4023_DB_URL", None)
+    env["MPLBACKEND"] = "Agg"  # the grader is headless; its kernels draw inline regardless
+    cmd = [sys.executable, "-m", "ds4023.batch_grade", "--course", str(course)]
+    cmd += ["--assignment", ASSIGNMENT, "--workers", "1", "--engine", "local", "--quiet"]
+    cmd += ["--no-report", "--unsafe-no-sandbox"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    page = course / "feedback" / FEEDBACK_STUDENT / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    assert page.is_file(), proc.stdout[-2000:]
+    return page
+
+
+def test_feedback_page_reads_to_the_end(graded_feedback: Path, artifacts: Path, capsys):
+    """Does a graded student's feedback page, 1280 px wide, show the course's terms, the
+    README's part names, figures and wrapped messages, and no path of the grading machine?"""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(PAGE_TIMEOUT_MS)
+            outside = []  # nothing may be fetched from the network (MathJax is local)
+            page.on(
+                "request",
+                lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else 0,
+            )
+            page.goto(graded_feedback.as_uri())
+            header = page.locator("h4.course-grade")
+            expect(header).to_contain_text(re.compile(r"core [\d.]+ / 100"))
+            expect(header).to_contain_text("optional +")
+            expect(header).to_contain_text("written awaiting grading / 15")
+            toc = page.locator("#toc")
+            expect(toc).to_contain_text("forward_propagate")
+            expect(toc).not_to_contain_text("Test cell")
+            # The half credit on the cost is explained next to its part, once.
+            partial = page.locator(".output_area", has_text="Partial credit:")
+            expect(partial.first).to_be_visible()
+            texts = partial.evaluate_all("areas => areas.map(a => a.textContent)")
+            assert len(texts) == len(set(texts)) >= 2, texts
+            # Figures: plot_image's digit and the grid of digits are PNG outputs.
+            expect(page.locator(".output_area img[src^='data:image/png']").first).to_be_visible()
+            # MathJax comes from feedback/_static/ and typesets the notebook's math.
+            expect(
+                page.locator(".MathJax, .MathJax_Display, .MathJax_CHTML").first
+            ).to_be_attached()
+            clipped = page.locator(".output_area pre, .output_subarea").evaluate_all(
+                "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth + 1)"
+                ".map(b => b.textContent.slice(0, 120))"
+            )
+            assert clipped == [], clipped
+            body = page.locator("body").inner_text()
+            assert [p for p in GRADER_PATHS if p in body] == []
+            assert outside == [], outside
+            partial.first.scroll_into_view_if_needed()
+            _shoot(page, artifacts, "5a-feedback-partial-credit", capsys)
+            page.screenshot(path=str(artifacts / "5b-feedback-full-page.png"), full_page=True)
+            with capsys.disabled():
+                print(f"\n[browser screenshot] {artifacts / '5b-feedback-full-page.png'}")
+        finally:
+            browser.close()

@@ -23,7 +23,14 @@ from grading_course import (
 )
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from ds4023.feedback import PLACEHOLDER, REDACTED, HideHiddenTests, generate_feedback
+from ds4023.feedback import (
+    MATHJAX_URL,
+    PLACEHOLDER,
+    REDACTED,
+    HideHiddenTests,
+    generate_feedback,
+    hide_grader_paths,
+)
 from ds4023.gradebook_io import grade_table
 
 pytestmark = pytest.mark.timeout(600)
@@ -99,12 +106,13 @@ def test_pages_show_results_messages_and_visible_tests(feedback_course):
     """Does a page still show the score, the visible tests and each failure's message?"""
     course, _ = feedback_course
     text = page_text(course / "feedback" / "one_mistake" / ASSIGNMENT / "toy.html")
-    assert "Score: 3.0 / 8.0" in text
+    assert "toy: core 3 / 8" in text  # the course's terms (no README table: all core)
+    assert "Score: 3.0 / 8.0" not in text
     assert "assert square(3) == 9" in text and "assert spread([1.0, 4.0, 2.0]) == 3.0" in text
     assert text.count(PLACEHOLDER) == 3
     assert "AssertionError: spread of the data file" in text
     blank = page_text(course / "feedback" / "blank" / ASSIGNMENT / "toy.html")
-    assert "NotImplementedError" in blank and "Score: 0.0 / 8.0" in blank
+    assert "NotImplementedError" in blank and "toy: core 0 / 8" in blank
 
 
 def test_failed_submissions_get_a_page_with_the_reason(feedback_course):
@@ -129,7 +137,8 @@ def test_pages_are_rebuilt_only_when_grades_change(feedback_course, tmp_path):
             gb.db.commit()
         again = generate_feedback(course, ASSIGNMENT, progress=False)
     assert again == [course / "feedback" / "correct" / ASSIGNMENT / "toy.html"]
-    assert "Score: 8.0 / 8.0" in page_text(again[0])
+    assert "toy: core 8 / 8" in page_text(again[0])
+    assert "awaiting grading" not in page_text(again[0])
     table = grade_table(f"sqlite:///{course / 'gradebook.db'}", "ds4023", ASSIGNMENT)
     assert table["correct"]["parts"]["explain"]["score"] == 2.0
 
@@ -178,3 +187,36 @@ def test_a_student_cell_quoting_a_hidden_test_is_scrubbed_too():
     assert student.outputs[1].data["text/plain"] == REDACTED
     assert student.outputs[2].traceback == [REDACTED]  # a student's own traceback stays whole
     assert "secret" not in nbformat.writes(nb)
+
+
+def test_a_written_answer_nobody_graded_is_awaiting_grading(feedback_course):
+    """Does an edited written answer show 'awaiting grading', not a score of 0?"""
+    course, _ = feedback_course
+    text = page_text(course / "feedback" / "one_mistake" / ASSIGNMENT / "toy.html")
+    assert "awaiting grading / 2" in text
+    assert "Score: 0 / 2" not in text and "Score: 0.0 / 2.0" not in text
+
+
+def test_pages_load_mathjax_from_the_feedback_folder(feedback_course):
+    """Does every page load MathJax from feedback/_static/, never from the internet?"""
+    course, written = feedback_course
+    assert (course / "feedback" / "_static" / "mathjax" / "MathJax.js").is_file()
+    for page in written:
+        raw = page.read_text(encoding="utf-8")
+        if "could not be graded" in raw:
+            continue
+        assert f'src="{MATHJAX_URL}"' in raw, page
+        assert not re.findall(r"<(?:script|link)[^>]+(?:src|href)=\"(?:https?:)?//", raw), page
+
+
+def test_grader_paths_are_replaced_by_placeholders():
+    """Are the scratch course, the venv's packages and the interpreter's folders hidden?"""
+    scratch = "/tmp/ds4023-grade-x1y2/autograded/alice/backprop/backprop_checks.py"
+    site = f"{sys.prefix}/lib/python3.11/site-packages/numpy/_core/fromnumeric.py"
+    text = f"File \x1b[0;32m{scratch}:12\x1b[0m\n  File {site}:3, in f\n{sys.prefix}/bin/python"
+    hidden = hide_grader_paths(text)
+    assert "ds4023-grade" not in hidden and "site-packages" not in hidden
+    assert sys.prefix not in hidden
+    assert "<grader>/backprop_checks.py:12" in hidden
+    assert "<python>/numpy/_core/fromnumeric.py:3" in hidden
+    assert hide_grader_paths("see /data/x.mat and 5 / 2") == "see /data/x.mat and 5 / 2"

@@ -43,8 +43,8 @@ def messages(tmp_path_factory) -> dict[str, dict[str, str]]:
     found = {}
     for assignment in DIAGNOSES:
         folder = tmp_path_factory.mktemp(assignment)
-        name = f"{SETUPS[assignment].checks}.py"
-        (folder / name).write_bytes((source_dir(assignment) / name).read_bytes())
+        for name in (f"{SETUPS[assignment].checks}.py", "checks_core.py"):  # the core beside it
+            (folder / name).write_bytes((source_dir(assignment) / name).read_bytes())
         found[assignment] = load_checks(assignment, folder).MESSAGES
     return found
 

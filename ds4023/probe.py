@@ -275,7 +275,7 @@ def _one(case: dict, arrays: dict, namespace: dict, kept: dict):
     return out, {k: (get, captures.get(k)) for k, get in extra.items()}
 
 
-def run(grade_id: str, namespace: dict, folder: Path | str = ".") -> Record:
+def run(grade_id: str, namespace: dict, folder: Path | str = ".") -> Record | None:
     """Run the cases of one hidden test and return their results as a :class:`Record`.
 
     Args:
@@ -290,7 +290,11 @@ def run(grade_id: str, namespace: dict, folder: Path | str = ".") -> Record:
         object after the call; ``after``: positional arguments after the call) adds one entry
         per value, ``"<case id>.<attribute>"`` or ``"<case id>.arg<i>"``, when the call
         succeeded. The student's own printing during the calls is captured and dropped.
+        None (shown as nothing) where there is no inputs file: a notebook run outside
+        grading, such as the instructor's source notebook in JupyterLab.
     """
+    if not (Path(folder) / INPUTS).is_file():
+        return None
     arrays, tests = load_inputs(folder)
     results, kept, size = {}, {}, 0
     for case in tests.get(grade_id, []):

@@ -20,10 +20,13 @@ ASSIGNMENT_DATA: dict[str, tuple[str, ...]] = {
 #: Student-side files kept once in ``ds4023/`` and copied beside each notebook that needs them
 #: (into ``source/<assignment>/``, so nbgrader releases them and the grader restores them).
 SHARED_FILES: dict[str, tuple[str, ...]] = {
-    "backprop": ("checks_core.py",),
-    "mlp_from_scratch": ("checks_core.py",),
+    "backprop": ("checks_core.py", "ds4023_probe.py"),
+    "mlp_from_scratch": ("checks_core.py", "ds4023_probe.py"),
 }
 SHARED_DIR = Path(__file__).resolve().parent
+#: Shared files whose copy beside the notebook has another name than the one in ``ds4023/``:
+#: the probe of the hidden tests, so that the instructor's source notebook runs in JupyterLab.
+SHARED_SOURCES = {"ds4023_probe.py": "probe.py"}
 
 
 class ReleaseError(RuntimeError):
@@ -101,7 +104,7 @@ def install_shared(assignment: str, course_root: Path = COURSE_ROOT) -> list[Pat
         target = Path(course_root) / "source" / assignment / name
         if not target.parent.is_dir():
             continue
-        content = (SHARED_DIR / name).read_bytes()
+        content = (SHARED_DIR / SHARED_SOURCES.get(name, name)).read_bytes()
         if target.is_file() and target.read_bytes() == content:
             continue
         partial = target.with_name(f".{name}.partial")

@@ -500,52 +500,47 @@ def graded_feedback(tmp_path_factory) -> Path:
     return page
 
 
-def test_feedback_page_reads_to_the_end(graded_feedback: Path, artifacts: Path, capsys):
+def test_feedback_page_reads_to_the_end(graded_feedback: Path, browser, artifacts: Path, capsys):
     """Does a graded student's feedback page, 1280 px wide, show the course's terms, the
     README's part names, figures and wrapped messages, and no path of the grading machine?"""
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+    # the module's browser: a second sync Playwright in the same thread would not start
+    page = browser.new_page()
+    try:
+        page.set_viewport_size({"width": 1280, "height": 1000})
+        outside = []  # nothing may be fetched from the network (MathJax is local)
+        page.on(
+            "request",
+            lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else 0,
         )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.set_default_timeout(PAGE_TIMEOUT_MS)
-            outside = []  # nothing may be fetched from the network (MathJax is local)
-            page.on(
-                "request",
-                lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else 0,
-            )
-            page.goto(graded_feedback.as_uri())
-            header = page.locator("h4.course-grade")
-            expect(header).to_contain_text(re.compile(r"core [\d.]+ / 100"))
-            expect(header).to_contain_text("optional +")
-            expect(header).to_contain_text("written awaiting grading / 15")
-            toc = page.locator("#toc")
-            expect(toc).to_contain_text("forward_propagate")
-            expect(toc).not_to_contain_text("Test cell")
-            # The half credit on the cost is explained next to its part, once.
-            partial = page.locator(".output_area", has_text="Partial credit:")
-            expect(partial.first).to_be_visible()
-            texts = partial.evaluate_all("areas => areas.map(a => a.textContent)")
-            assert len(texts) == len(set(texts)) >= 2, texts
-            # Figures: plot_image's digit and the grid of digits are PNG outputs.
-            expect(page.locator(".output_area img[src^='data:image/png']").first).to_be_visible()
-            # MathJax comes from feedback/_static/ and typesets the notebook's math.
-            expect(
-                page.locator(".MathJax, .MathJax_Display, .MathJax_CHTML").first
-            ).to_be_attached()
-            clipped = page.locator(".output_area pre, .output_subarea").evaluate_all(
-                "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth + 1)"
-                ".map(b => b.textContent.slice(0, 120))"
-            )
-            assert clipped == [], clipped
-            body = page.locator("body").inner_text()
-            assert [p for p in GRADER_PATHS if p in body] == []
-            assert outside == [], outside
-            partial.first.scroll_into_view_if_needed()
-            _shoot(page, artifacts, "5a-feedback-partial-credit", capsys)
-            page.screenshot(path=str(artifacts / "5b-feedback-full-page.png"), full_page=True)
-            with capsys.disabled():
-                print(f"\n[browser screenshot] {artifacts / '5b-feedback-full-page.png'}")
-        finally:
-            browser.close()
+        page.goto(graded_feedback.as_uri())
+        header = page.locator("h4.course-grade")
+        expect(header).to_contain_text(re.compile(r"core [\d.]+ / 100"))
+        expect(header).to_contain_text("optional +")
+        expect(header).to_contain_text("written awaiting grading / 15")
+        toc = page.locator("#toc")
+        expect(toc).to_contain_text("forward_propagate")
+        expect(toc).not_to_contain_text("Test cell")
+        # The half credit on the cost is explained next to its part, once.
+        partial = page.locator(".output_area", has_text="Partial credit:")
+        expect(partial.first).to_be_visible()
+        texts = partial.evaluate_all("areas => areas.map(a => a.textContent)")
+        assert len(texts) == len(set(texts)) >= 2, texts
+        # Figures: plot_image's digit and the grid of digits are PNG outputs.
+        expect(page.locator(".output_area img[src^='data:image/png']").first).to_be_visible()
+        # MathJax comes from feedback/_static/ and typesets the notebook's math.
+        expect(page.locator(".MathJax, .MathJax_Display, .MathJax_CHTML").first).to_be_attached()
+        clipped = page.locator(".output_area pre, .output_subarea").evaluate_all(
+            "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth + 1)"
+            ".map(b => b.textContent.slice(0, 120))"
+        )
+        assert clipped == [], clipped
+        body = page.locator("body").inner_text()
+        assert [p for p in GRADER_PATHS if p in body] == []
+        assert outside == [], outside
+        partial.first.scroll_into_view_if_needed()
+        _shoot(page, artifacts, "5a-feedback-partial-credit", capsys)
+        page.screenshot(path=str(artifacts / "5b-feedback-full-page.png"), full_page=True)
+        with capsys.disabled():
+            print(f"\n[browser screenshot] {artifacts / '5b-feedback-full-page.png'}")
+    finally:
+        page.close()

@@ -86,7 +86,7 @@ def test_data_only_leaves_release_alone(course_copy):
 def test_shared_files_are_copies_of_the_one_in_ds4023(assignment):
     """Are the shared student-side files beside each notebook exact copies of ds4023's?"""
     for name in release.SHARED_FILES[assignment]:
-        kept = (release.SHARED_DIR / name).read_bytes()
+        kept = (release.SHARED_DIR / release.SHARED_SOURCES.get(name, name)).read_bytes()
         for into in ("source", "release"):
             copy = COURSE_ROOT / into / assignment / name
             assert copy.read_bytes() == kept, f"{into}/{assignment}/{name} is stale: make release"

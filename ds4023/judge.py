@@ -145,12 +145,8 @@ class Results:
         return ""
 
 
-def digest(array: np.ndarray) -> list:
-    """The ``[shape, sha256]`` of an array as float64, as the probe computes it."""
-    import hashlib
-
-    a = np.ascontiguousarray(np.array(array, dtype=np.float64))
-    return [list(a.shape), hashlib.sha256(a.tobytes()).hexdigest()]
+#: The ``[shape, sha256]`` of an array, computed by the probe's own function, so both agree.
+digest = probe.digest
 
 
 def worst(a, b) -> float:

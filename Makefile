@@ -48,8 +48,10 @@ $(STAMP): requirements.txt pyproject.toml | check-python
 setup: $(STAMP)
 	@bash .ci/install-bubblewrap --optional
 
+# The data, and the files shipped beside every source notebook (ds4023/assignments.py).
 data: setup
 	$(DS4023) data
+	$(DS4023) release --data-only
 
 release: data
 	$(DS4023) release
@@ -85,7 +87,6 @@ bench: data
 # Not `release`: regenerating release/ would wipe a student's work there. Kernels pick
 # matplotlib's inline backend only when MPLBACKEND is unset (it is exported as Agg above).
 lab: data
-	$(DS4023) release --data-only
 	env -u MPLBACKEND $(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser \
 		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root,)
 

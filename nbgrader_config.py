@@ -6,7 +6,8 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
 from ds4023 import settings
-from ds4023.feedback.pages import CourseFeedback, HideHiddenTests
+from ds4023.feedback.course_feedback import CourseFeedback
+from ds4023.feedback.hide_hidden_tests import HideHiddenTests
 from ds4023.feedback.sanitise import SafeFeedbackExporter
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)

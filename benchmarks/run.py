@@ -139,7 +139,7 @@ def bench_data_build(reps: int) -> dict:
 
     def build():
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "ds4023.data.build", "--out", tmp, "--force"]
+            cmd = [sys.executable, "-m", "ds4023.cli", "data", "--out", tmp, "--force"]
             subprocess.run(cmd, check=True, capture_output=True)
 
     return measure(build, reps)

@@ -235,7 +235,7 @@ def format_table(summary: Summary) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ds4023.pipeline [--workers N] [--force] ...``."""
+    """Command line: ``ds4023 grade [--workers N] [--force] ...``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     parser.add_argument("--assignment", help="grade only this assignment")
@@ -330,7 +330,3 @@ def main(argv: list[str] | None = None) -> int:
             for path in report.write_report(args.course, a):
                 print(f"wrote {path}")
     return summary.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -184,14 +184,15 @@ def generate_release(assignment: str, course_root: Path = COURSE_ROOT) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ds4023.release [ASSIGNMENT ...] [--course DIR]``."""
+    """Command line: ``ds4023 release [ASSIGNMENT ...] [--course DIR] [--data-only]``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     parser.add_argument(
         "--data-only",
         action="store_true",
-        help="only put the data beside the source and release notebooks; leave release/ as is",
+        help="only put the data and the shipped files (assignments.SHIPPED) beside the source "
+        "notebooks, and the data beside the released ones; leave release/ as is",
     )
     args = parser.parse_args(argv)
     names = args.assignment or assignments(args.course)
@@ -202,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.data_only:
                 for into in ("source", "release"):
                     install_data(name, args.course, into)
+                install_shared(name, args.course)
                 continue
             folder = generate_release(name, args.course)
             print(f"released {name} -> {folder.relative_to(args.course)}/")
@@ -209,7 +211,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -490,7 +490,7 @@ def graded_feedback(tmp_path_factory) -> Path:
     env = release.nbgrader_env()
     env.pop("DS4023_DB_URL", None)
     env["MPLBACKEND"] = "Agg"  # the grader is headless; its kernels draw inline regardless
-    cmd = [sys.executable, "-m", "ds4023.pipeline", "--course", str(course)]
+    cmd = [sys.executable, "-m", "ds4023.cli", "grade", "--course", str(course)]
     cmd += ["--assignment", ASSIGNMENT, "--workers", "1", "--engine", "local", "--quiet"]
     cmd += ["--no-report", "--unsafe-no-sandbox"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)

@@ -149,7 +149,7 @@ def test_a_killed_run_resumes_to_the_grades_of_an_uninterrupted_run(tmp_path_fac
     reference, _ = graded_class(tmp_path_factory)
     course = new_course(tmp_path_factory, tmp_path_factory.mktemp("killed") / "course")
     state_file = course / ".grading" / "state.json"
-    cmd = [sys.executable, "-m", "ds4023.pipeline", "--course", str(course), "--workers", "1"]
+    cmd = [sys.executable, "-m", "ds4023.cli", "grade", "--course", str(course), "--workers", "1"]
     cmd += ["--quiet", "--no-feedback", "--no-report"]
     env = {**nbgrader_env(), "DS4023_CELL_TIMEOUT": "20"}
     proc = subprocess.Popen(cmd, env=env, start_new_session=True, stdout=subprocess.DEVNULL)

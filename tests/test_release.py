@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from ds4023 import release
@@ -110,3 +111,19 @@ def test_a_config_nbgrader_cannot_load_never_releases_the_reference(course_copy)
     with pytest.raises(release.ReleaseError, match="did not apply nbgrader_config.py"):
         release.generate_release("backprop", course_copy)
     assert not (course_copy / "release" / "backprop").exists()
+
+
+@pytest.mark.parametrize(
+    "notebook", sorted(COURSE_ROOT.glob("source/*/*.ipynb")), ids=lambda p: p.parent.name
+)
+def test_source_is_committed_clean(notebook):
+    """Is each source notebook committed without outputs and with minimal metadata?"""
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    assert set(nb.metadata) == {"kernelspec", "language_info"}
+    assert nb.metadata.kernelspec.name == "python3"
+    assert dict(nb.metadata.language_info) == {"name": "python"}
+    for cell in nb.cells:
+        assert set(cell.metadata) <= {"nbgrader"}, cell.id
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.id

@@ -272,7 +272,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {key:<20} {value:.7g}   (reference {target:g} +/- {tol:g})")
     print(f"data ready in {args.out} ({time.perf_counter() - start:.2f} s)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

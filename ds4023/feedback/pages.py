@@ -32,275 +32,16 @@ from traitlets import Bool, Unicode
 from ds4023 import course_terms
 from ds4023.settings import COURSE_ROOT
 from ds4023.grading import gradebook as gradebook_io
-from ds4023.grading.course import GradingError, load_course
+from ds4023.grading.course import GradingError, load_course, run_or_explain
+from ds4023.feedback.course_feedback import CourseFeedback, hide_grader_paths
+from ds4023.feedback.hide_hidden_tests import HideHiddenTests
 from ds4023.feedback.sanitise import SafeFeedbackExporter
 from ds4023.files import atomic_write_text
 from ds4023.grading.state import STATE_DIR, GradingState
 from ds4023.grading.task import GRADED
 
-#: What replaces each hidden-test region in the feedback.
-PLACEHOLDER = "# [hidden tests: not shown]"
-#: What replaces an output line that quotes a hidden test.
-REDACTED = "[line of a hidden test removed]"
 #: Bump to regenerate every feedback file after a change here.
 FEEDBACK_VERSION = 4
-#: MathJax 2's configuration (the one jupyter_server_mathjax ships) and its Safe extension.
-MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
-#: Where pages find the local MathJax: feedback/<student>/<assignment>/<notebook>.html.
-MATHJAX_URL = f"../../_static/mathjax/MathJax.js?config={MATHJAX_CONFIG}"
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _strip_hidden(source: str, begin: str, end: str) -> tuple[str, list[str]]:
-    kept, hidden, inside = [], [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-            kept.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
-        elif end in line:
-            inside = False
-        elif inside:
-            hidden.append(line.strip())
-        else:
-            kept.append(line)
-    return "\n".join(kept), [h for h in hidden if len(h) >= 6]
-
-
-def _redact(text: str, hidden: list[str]) -> str:
-    lines = text.split("\n")
-    return "\n".join(
-        REDACTED if any(h in _ANSI.sub("", ln) for h in hidden) else ln for ln in lines
-    )
-
-
-class HideHiddenTests(Preprocessor):
-    """Replace hidden-test regions by a placeholder and scrub what any output quotes of them.
-
-    In every test cell that held a hidden region: the region becomes one placeholder line;
-    error tracebacks shrink to the exception type and message (IPython tracebacks quote the
-    failing source lines); and any output line still quoting a hidden line is replaced. In
-    every other cell, output lines quoting a line of any hidden region are replaced too: a
-    student's cell could print what it caught of a hidden test that called its code.
-    """
-
-    #: on by default: nbgrader's GenerateFeedback registers its preprocessors without enabling
-    enabled = Bool(True).tag(config=True)
-    begin_test_delimeter = Unicode(ClearHiddenTests.begin_test_delimeter.default_value).tag(
-        config=True
-    )
-    end_test_delimeter = Unicode(ClearHiddenTests.end_test_delimeter.default_value).tag(config=True)
-
-    def _is_test(self, cell) -> bool:
-        return (
-            is_grade(cell)
-            and not is_solution(cell)
-            and cell.cell_type == "code"
-            and self.begin_test_delimeter in cell.source
-        )
-
-    def preprocess(self, nb, resources):
-        begin, end = self.begin_test_delimeter, self.end_test_delimeter
-        self._all_hidden = [
-            line
-            for cell in nb.cells
-            if self._is_test(cell)
-            for line in _strip_hidden(cell.source, begin, end)[1]
-        ]
-        return super().preprocess(nb, resources)
-
-    def preprocess_cell(self, cell, resources, index):
-        if not self._is_test(cell):
-            if cell.cell_type == "code" and getattr(self, "_all_hidden", None):
-                _redact_outputs(cell, self._all_hidden, shrink_tracebacks=False)
-            return cell, resources
-        cell.source, hidden = _strip_hidden(
-            cell.source, self.begin_test_delimeter, self.end_test_delimeter
-        )
-        _redact_outputs(cell, hidden, shrink_tracebacks=True)
-        return cell, resources
-
-
-def _redact_outputs(cell, hidden: list[str], shrink_tracebacks: bool) -> None:
-    for out in cell.get("outputs", []):
-        if out.output_type == "error":
-            out.evalue = _redact(_ANSI.sub("", out.evalue), hidden)
-            if shrink_tracebacks:
-                out.traceback = [f"{out.ename}: {out.evalue}"]
-            else:
-                out.traceback = [_redact(line, hidden) for line in out.traceback]
-        elif out.output_type == "stream":
-            out.text = _redact(out.text, hidden)
-        elif "data" in out:
-            for mime, value in out.data.items():
-                if mime.startswith("text/") and isinstance(value, str):
-                    out.data[mime] = _redact(value, hidden)
-
-
-_SEGMENT = r"[^\s'\"()<>:,;\x1b/]+"
-#: The grader's scratch course (its student/assignment folder included) and installed packages.
-_GRADER_PATHS = [
-    (
-        re.compile(
-            rf"/(?:{_SEGMENT}/)*ds4023-grade-{_SEGMENT}"
-            rf"(?:/(?:autograded|submitted|source)/{_SEGMENT}/{_SEGMENT})?"
-        ),
-        "<grader>",
-    ),
-    (re.compile(rf"/(?:{_SEGMENT}/)*(?:site|dist)-packages"), "<python>"),
-]
-
-
-def _prefixes(extra: tuple[str, ...]) -> list[tuple[re.Pattern, str]]:
-    named = [
-        (sysconfig.get_paths().get("stdlib", ""), "<python>"),
-        (sys.prefix, "<python>"),
-        (sys.base_prefix, "<python>"),
-        (sys.exec_prefix, "<python>"),
-        (str(COURSE_ROOT), "<course>"),
-        *((p, "<course>") for p in extra),
-        (tempfile.gettempdir(), "<tmp>"),
-        (os.path.expanduser("~"), "<home>"),
-    ]
-    found = {}
-    for path, name in named:
-        for variant in {path, os.path.realpath(path)} if path else ():
-            if len(variant) > 1:  # never "/"
-                found.setdefault(variant.rstrip("/"), name)
-    return [
-        (re.compile(re.escape(p) + r"(?=[/\s'\"():,;\x1b]|\Z)"), name)
-        for p, name in sorted(found.items(), key=lambda item: -len(item[0]))
-    ]
-
-
-def hide_grader_paths(text: str, extra: tuple[str, ...] = ()) -> str:
-    """Replace paths of the grading machine in a message or traceback by a short placeholder.
-
-    The grader's scratch course (``/tmp/ds4023-grade-.../autograded/<student>/<assignment>``)
-    becomes ``<grader>``, the installed packages (``.../site-packages``) and the interpreter's
-    folders ``<python>``, the course directory ``<course>``, the temporary directory ``<tmp>``
-    and the home directory ``<home>``; file names below them stay.
-
-    Args:
-        text: any text from an output.
-        extra: more folders to hide as ``<course>`` (e.g. the course directory of a copy).
-
-    Returns:
-        The text without those paths.
-    """
-    for pattern, name in _GRADER_PATHS + _prefixes(extra):
-        text = pattern.sub(name, text)
-    return text
-
-
-def _hide_paths_in_outputs(cell, extra: tuple[str, ...]) -> None:
-    for out in cell.get("outputs", []):
-        if out.output_type == "error":
-            out.evalue = hide_grader_paths(str(out.get("evalue", "")), extra)
-            out.traceback = [hide_grader_paths(line, extra) for line in out.get("traceback", [])]
-        elif out.output_type == "stream":
-            out.text = hide_grader_paths(out.text, extra)
-        elif "data" in out:
-            for mime, value in out.data.items():
-                if mime.startswith("text/") and isinstance(value, str):
-                    out.data[mime] = hide_grader_paths(value, extra)
-
-
-def install_mathjax(feedback_dir: Path) -> str:
-    """Copy MathJax (from the ``jupyter_server_mathjax`` package) to ``feedback/_static/``.
-
-    Copied once per version (``_static/mathjax/.version``), through a temporary folder, so
-    pages never load MathJax from the internet.
-
-    Args:
-        feedback_dir: the course's feedback folder.
-
-    Returns:
-        The URL of MathJax relative to a page, or "" when no local MathJax is installed.
-    """
-    try:
-        import jupyter_server_mathjax
-
-        version = importlib.metadata.version("jupyter_server_mathjax")
-    except (ImportError, importlib.metadata.PackageNotFoundError):
-        return ""
-    src = Path(jupyter_server_mathjax.__file__).resolve().parent / "static"
-    if not (src / "MathJax.js").is_file():
-        return ""
-    dest = Path(feedback_dir) / "_static" / "mathjax"
-    stamp = dest / ".version"
-    try:
-        if stamp.is_file() and stamp.read_text().strip() == version:
-            return MATHJAX_URL
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".mathjax-", dir=dest.parent))
-        shutil.copytree(src, staging, dirs_exist_ok=True)
-        (staging / ".version").write_text(version)
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(staging, dest)
-    except OSError:
-        if not stamp.is_file():
-            return ""
-    return MATHJAX_URL
-
-
-class CourseFeedback(Preprocessor):
-    """The page in the course's terms, without the grading machine's paths.
-
-    Runs after nbgrader's ``GetGrades``. Puts into ``resources["ds4023"]``: ``grade``, the
-    submission's grade as :func:`ds4023.course_terms.course_grade` words it (core, optional,
-    written, "awaiting grading" while a person has not scored every written answer);
-    ``labels``, grade_id -> the part's name in the README's table; ``pending``, the grade_ids
-    nobody has graded yet. Replaces the grader's paths in every output
-    (:func:`hide_grader_paths`) and points ``mathjax_url`` at a local MathJax
-    (:func:`install_mathjax`), or at nothing.
-    """
-
-    enabled = Bool(True).tag(config=True)
-
-    def _course(self) -> dict:
-        section = self.config.get("CourseDirectory", {})
-        return {
-            "root": Path(section.get("root") or COURSE_ROOT),
-            "course_id": section.get("course_id") or "ds4023",
-            "feedback": section.get("feedback_directory") or "feedback",
-        }
-
-    def preprocess(self, nb, resources):
-        course = self._course()
-        extra = (str(course["root"]),)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                _hide_paths_in_outputs(cell, extra)
-        resources["mathjax_url"] = install_mathjax(course["root"] / course["feedback"])
-        info = resources.get("nbgrader", {})
-        if not {"db_url", "assignment", "student"} <= set(info):
-            return nb, resources
-        table = course_terms.parts(course["root"], info["assignment"])
-        scores, maxima, pending, penalty = {}, {}, [], 0.0
-        try:
-            with Gradebook(info["db_url"], course["course_id"]) as gb:
-                sub = gb.find_submission(info["assignment"], info["student"])
-                for notebook in sub.notebooks:
-                    penalty += notebook.late_submission_penalty or 0.0
-                    for g in notebook.grades:
-                        maxima[g.name] = g.max_score
-                        ungraded = g.auto_score is None and g.manual_score is None
-                        scores[g.name] = None if ungraded else g.score
-                        if ungraded:
-                            pending.append(g.name)
-        except MissingEntry:
-            return nb, resources
-        grade = course_terms.course_grade(table, scores, maxima).text()
-        if penalty > 0:
-            grade += f", late penalty -{penalty:g}"
-        resources["ds4023"] = {
-            "grade": grade,
-            "labels": {gid: part.label for gid, part in table.items()},
-            "pending": pending,
-        }
-        return nb, resources
-
-
 def _exporter(cfg, coursedir) -> SafeFeedbackExporter:
     # nbgrader's GenerateFeedback sets up the 'feedback' template and its paths on init
     feedback = GenerateFeedback(coursedir=coursedir, config=cfg)
@@ -413,24 +154,15 @@ def generate_feedback(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ds4023.feedback.pages [--assignment A] [--course DIR] [--force]``."""
+    """Command line: ``ds4023 feedback [--assignment A] [--course DIR] [--force]``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     parser.add_argument("--assignment", default="backprop", help="assignment name")
     parser.add_argument("--force", action="store_true", help="rebuild every page")
     args = parser.parse_args(argv)
-    gradebook_io.ensure_alembic_on_path()
-    try:
-        pages = generate_feedback(args.course, args.assignment, args.force)
-    except (GradingError, gradebook_io.GradebookError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as err:
-        print(f"error: {gradebook_io.database_problem(err)}", file=sys.stderr)
+    pages = run_or_explain(lambda: generate_feedback(args.course, args.assignment, args.force))
+    if pages is None:
         return 2
     print(f"wrote {len(pages)} feedback page(s) under {args.course / 'feedback'}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -23,7 +23,7 @@ button, ``nbgrader generate_feedback``):
 
 It renders the course's template, ``ds4023/feedback/templates/ds4023_feedback`` (nbgrader's feedback
 template with the grade in the course's terms, the README's part names, wrapping output boxes
-and a local MathJax or none, never a CDN's; see ``ds4023.feedback.pages.CourseFeedback``).
+and a local MathJax or none, never a CDN's; see ``ds4023.feedback.course_feedback.CourseFeedback``).
 
 The sanitiser is ``nh3`` (pinned in ``requirements.txt``), the Python binding of the Rust
 ``ammonia`` sanitiser, which is maintained and parses like a browser (html5ever). ``bleach``
@@ -190,7 +190,7 @@ class SafeFeedbackExporter(HTMLExporter):
         # ... whose index.html.j2 extends nbgrader's as 'feedback/index.html.j2'
         paths = cfg.get("HTMLExporter", {}).get("extra_template_paths", [])
         cfg.SafeFeedbackExporter.extra_template_paths = [*paths, str(NBGRADER_TEMPLATES)]
-        # no CDN: ds4023.feedback.pages.CourseFeedback points the page at a local copy, or none
+        # no CDN: ds4023.feedback.course_feedback.CourseFeedback points the page at a local copy, or none
         cfg.SafeFeedbackExporter.mathjax_url = ""
         super().__init__(config=cfg, **kwargs)
         self.skip_svg_encoding = False

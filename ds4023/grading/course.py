@@ -7,22 +7,49 @@ import hashlib
 import os
 import shutil
 import stat
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import nbformat
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import find_all_files
 from sqlalchemy import create_engine
+from sqlalchemy.exc import SQLAlchemyError
 from traitlets.config import Config, PyFileConfigLoader
 
 from ds4023 import settings
+from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading.state import digest_files
 from ds4023.grading.task import GradeResult, SubmissionFiles
 
 #: Largest submission the grader reads (notebooks plus extra files, data files excluded), in MB.
+T = TypeVar("T")
+
 DEFAULT_MAX_SUBMISSION_MB = settings.get("DS4023_MAX_SUBMISSION_MB")
 #: Largest ``timestamp.txt`` read (a real one is about 30 bytes).
 MAX_TIMESTAMP_BYTES = 1024
+
+
+def run_or_explain(action: Callable[[], T]) -> T | None:
+    """Run ``action``; when the course or its gradebook is unusable, say why in one line.
+
+    Args:
+        action: what to do, e.g. ``lambda: write_report(course, assignment)``.
+
+    Returns:
+        What ``action`` returned, or None after printing ``error: ...`` to stderr.
+    """
+    gradebook_io.ensure_alembic_on_path()
+    try:
+        return action()
+    except (GradingError, gradebook_io.GradebookError) as err:
+        problem = str(err)
+    except SQLAlchemyError as err:
+        problem = gradebook_io.database_problem(err)
+    print(f"error: {problem}", file=sys.stderr)
+    return None
 
 
 class GradingError(RuntimeError):

@@ -209,6 +209,33 @@ def settle(
     return Verdict(0.0, f"{what} is wrong for {names[first]}{detail}")
 
 
+def load_module(path: Path):
+    """Import a Python file from its path as a module of its own, writing no bytecode.
+
+    Args:
+        path: the file (a ``reference.py``, or a checking module beside it).
+
+    Returns:
+        The module; it is not left in ``sys.modules``.
+
+    Raises:
+        ImportError: the file is missing.
+    """
+    name = f"ds4023_loaded_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None or not Path(path).is_file():
+        raise ImportError(f"no module at {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in source/
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(name, None)
+        sys.dont_write_bytecode = keep
+    return module
+
+
 def load_reference(path: Path):
     """Import an assignment's ``reference.py`` from its path, as a module of its own.
 
@@ -221,18 +248,7 @@ def load_reference(path: Path):
     Raises:
         ImportError: the file is missing or lacks ``build``/``judge``.
     """
-    name = f"ds4023_reference_{abs(hash(str(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None or not Path(path).is_file():
-        raise ImportError(f"no reference module at {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in source/
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.modules.pop(name, None)
-        sys.dont_write_bytecode = keep
+    module = load_module(path)
     if not (callable(getattr(module, "build", None)) and callable(getattr(module, "judge", None))):
         raise ImportError(f"{path} must define build(folder) and judge(grade_id, results, arrays)")
     return module

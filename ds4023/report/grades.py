@@ -7,17 +7,15 @@ import csv
 import io
 import json
 import statistics
-import sys
 from pathlib import Path
 
 from nbgrader.api import Gradebook
-from sqlalchemy.exc import SQLAlchemyError
 
 from ds4023 import course_terms
 from ds4023.files import atomic_write_bytes
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading import gradebook_template
-from ds4023.grading.course import GradingError, load_course
+from ds4023.grading.course import load_course, run_or_explain
 from ds4023.grading.state import GradingState
 from ds4023.grading.task import GRADED
 from ds4023.report.charts import MISSING, histogram_png, mean_score_png
@@ -326,24 +324,14 @@ def write_report(course_root: Path = COURSE_ROOT, assignment: str = "backprop") 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ds4023.report.grades [--assignment A] [--course DIR]``."""
+    """Command line: ``ds4023 report [--assignment A] [--course DIR]``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     parser.add_argument("--assignment", default="backprop", help="assignment name")
     args = parser.parse_args(argv)
-    gradebook_io.ensure_alembic_on_path()
-    try:
-        paths = write_report(args.course, args.assignment)
-    except (GradingError, gradebook_io.GradebookError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as err:
-        print(f"error: {gradebook_io.database_problem(err)}", file=sys.stderr)
+    paths = run_or_explain(lambda: write_report(args.course, args.assignment))
+    if paths is None:
         return 2
     for path in paths:
         print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,14 +298,23 @@ def main(argv: list[str] | None = None) -> int:
         "--assignment", action="append", help="only this assignment (repeatable; default: all)"
     )
     args = parser.parse_args(argv)
+    return write_and_report(lambda: generate(args.out, args.course, args.assignment), args.out)
+
+
+def write_and_report(write: Callable[[], list], out: Path) -> int:
+    """Run a generator of submissions and say in one line what it wrote, or what went wrong.
+
+    Args:
+        write: writes the submissions and returns their paths (may raise SampleClassError).
+        out: the submissions folder, for the message.
+
+    Returns:
+        The exit status: 0, or 2 after one ``error: ...`` line on stderr.
+    """
     try:
-        written = generate(args.out, args.course, args.assignment)
+        written = write()
     except SampleClassError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {len(written)} submissions under {args.out}")
+    print(f"wrote {len(written)} submissions under {out}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -31,6 +31,8 @@ from ds4023.sandbox.seccomp import build_filter
 from ds4023.settings import COURSE_ROOT
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
+#: The folder holding this package: a course checkout when installed with ``pip install -e``.
+PACKAGE_CHECKOUT = Path(__file__).resolve().parents[2]
 #: System folders the kernel needs (programs, shared libraries, /etc); never course files.
 SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 NETWORK_MODES = ("auto", "isolate", "host")
@@ -45,9 +47,13 @@ def default_hidden_paths(scratch_root: Path) -> list[Path]:
         scratch_root: the scratch course folder the batch grader works in (gradebook included).
 
     Returns:
-        The repository, the specification folder beside it and ``scratch_root``.
+        The course, the specification folder beside it and ``scratch_root``; also the course
+        checkout this package is installed from (``pip install -e``), when that is another.
     """
-    return [COURSE_ROOT, COURSE_ROOT.parent / "shared", Path(scratch_root)]
+    hidden = [COURSE_ROOT, COURSE_ROOT.parent / "shared", Path(scratch_root)]
+    if (PACKAGE_CHECKOUT / "nbgrader_config.py").is_file() and PACKAGE_CHECKOUT != COURSE_ROOT:
+        hidden.append(PACKAGE_CHECKOUT)  # graded from elsewhere: this checkout's source/ too
+    return hidden
 
 
 _DESCRIBE = """

@@ -12,23 +12,13 @@ passes; there is no partial credit.
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from ds4023.grading.judge import RIGHT, NoResult, Results, Verdict, worst
+from ds4023.grading.judge import RIGHT, NoResult, Results, Verdict, load_module, worst
 
-
-def _checks():
-    path = Path(__file__).with_name("mlp_from_scratch_checks.py")
-    spec = importlib.util.spec_from_file_location("mlp_checks_for_judge", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECKS = _checks()
+CHECKS = load_module(Path(__file__).with_name("mlp_from_scratch_checks.py"))
 MESSAGES = CHECKS.MESSAGES
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])

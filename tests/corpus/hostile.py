@@ -322,13 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     parser.add_argument("--assignment", default="backprop", help="assignment of the corpus")
     args = parser.parse_args(argv)
-    try:
-        written = generate(args.out, args.course, args.assignment)
-    except SampleClassError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"wrote {len(written)} submissions under {args.out}")
-    return 0
+    return sample_class.write_and_report(
+        lambda: generate(args.out, args.course, args.assignment), args.out
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ SHARED = Path(os.environ.get("DS4023_SHARED_DATA", COURSE_ROOT.parent / "shared"
 def run_cli(*args, env=None):
     """Run ``python -m ds4023.data.build`` in a subprocess and return the finished process."""
     return subprocess.run(
-        [sys.executable, "-m", "ds4023.data.build", *map(str, args)],
+        [sys.executable, "-m", "ds4023.cli", "data", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=300,

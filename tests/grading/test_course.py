@@ -60,7 +60,7 @@ def test_cli_refuses_an_uninstalled_driver_and_writes_nothing(course):
     """Does `batch_grade` exit 2 with one error line and leave the course untouched?"""
     before = sorted(p.relative_to(course) for p in course.rglob("*"))
     env = {**os.environ, "DS4023_DB_URL": "mysql://u@localhost/db"}
-    cmd = [sys.executable, "-m", "ds4023.pipeline", "--course", str(course), "--quiet"]
+    cmd = [sys.executable, "-m", "ds4023.cli", "grade", "--course", str(course), "--quiet"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

@@ -243,3 +243,19 @@ def diagnosis_problems(runs: dict, checks, diagnoses: dict, test_cells) -> dict:
         if noisy:
             problems[name] = f"{noisy[0]} wrote to stderr: {run.cells[noisy[0]].stderr[:200]}"
     return problems
+
+
+def errors_and_stderr(nb: nbformat.NotebookNode) -> list[str]:
+    """Every error output and stderr stream of an executed notebook, one line each.
+
+    Each line starts with the cell's ``grade_id`` (or its id when it has none).
+    """
+    problems = []
+    for cell in nb.cells:
+        label = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or cell.get("id")
+        for out in cell.get("outputs", []):
+            if out.output_type == "error":
+                problems.append(f"{label}: {out.ename}: {out.evalue[:200]}")
+            if out.output_type == "stream" and out.name == "stderr":
+                problems.append(f"{label}: stderr {out.text[:200]}")
+    return problems

@@ -32,7 +32,16 @@ def graded_sample_class(factory):
         env = release.nbgrader_env()
         env.pop("DS4023_DB_URL", None)  # grade into the copy's own gradebook
         proc = subprocess.run(
-            [sys.executable, "-m", "ds4023.pipeline", "--course", str(course), "--workers", "2"],
+            [
+                sys.executable,
+                "-m",
+                "ds4023.cli",
+                "grade",
+                "--course",
+                str(course),
+                "--workers",
+                "2",
+            ],
             capture_output=True,
             text=True,
             env=env,

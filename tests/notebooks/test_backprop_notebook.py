@@ -22,6 +22,7 @@ from ds4023 import pipeline as batch_grade
 from ds4023.grading.preprocessors.execute import HIDDEN_REGION
 from ds4023.release import install_data, run_nbgrader
 from tests.helpers import COURSE_ROOT
+from tests.helpers.notebook_cells import errors_and_stderr
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -99,14 +100,7 @@ def executed_source(graded_course):
 
 def test_source_runs_without_errors_or_stderr(executed_source):
     """Does the source notebook run to the end with no error and nothing written to stderr?"""
-    problems = []
-    for cell in executed_source.cells:
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                problems.append(f"{cell.id}: {out.ename}: {out.evalue[:200]}")
-            if out.output_type == "stream" and out.name == "stderr":
-                problems.append(f"{cell.id}: stderr {out.text[:200]}")
-    assert problems == []
+    assert errors_and_stderr(executed_source) == []
 
 
 def test_source_shows_the_reference_costs(executed_source):
@@ -192,19 +186,3 @@ def test_grading_design_of_the_source():
             assert banned not in hidden_part, f"{_meta(cell)['grade_id']} uses {banned}"
     written = [c for c in nb.cells if c.cell_type == "markdown" and _meta(c).get("grade")]
     assert [_meta(c)["points"] for c in written] == [5, 5, 5]
-
-
-@pytest.mark.parametrize(
-    "notebook", sorted(COURSE_ROOT.glob("source/*/*.ipynb")), ids=lambda p: p.parent.name
-)
-def test_source_is_committed_clean(notebook):
-    """Is each source notebook committed without outputs and with minimal metadata?"""
-    nb = nbformat.read(notebook, as_version=4)
-    nbformat.validate(nb)
-    assert set(nb.metadata) == {"kernelspec", "language_info"}
-    assert nb.metadata.kernelspec.name == "python3"
-    assert dict(nb.metadata.language_info) == {"name": "python"}
-    for cell in nb.cells:
-        assert set(cell.metadata) <= {"nbgrader"}, cell.id
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, cell.id

@@ -25,6 +25,7 @@ from ds4023.release import nbgrader_env, run_nbgrader
 from ds4023.sample_class import mlp_from_scratch as sample_table
 from ds4023.sample_class.students import release_notebook, student_notebook
 from tests.helpers import COURSE_ROOT
+from tests.helpers.notebook_cells import errors_and_stderr
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -108,7 +109,7 @@ def graded_course(tmp_path_factory, grading_env):
         nbformat.write(student_notebook(source, release, student), folder / f"{ASSIGNMENT}.ipynb")
     env = nbgrader_env()
     env.pop("DS4023_DB_URL", None)  # grade into the scratch course's own gradebook
-    command = [sys.executable, "-m", "ds4023.pipeline", "--course", str(course)]
+    command = [sys.executable, "-m", "ds4023.cli", "grade", "--course", str(course)]
     command += ["--assignment", ASSIGNMENT, "--workers", "2", "--quiet"]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
@@ -122,14 +123,7 @@ def graded_course(tmp_path_factory, grading_env):
 
 def test_source_runs_without_errors_or_stderr(executed_source):
     """Does the source notebook run to the end with no error and nothing written to stderr?"""
-    problems = []
-    for cell in executed_source.cells:
-        for out in cell.get("outputs", []):
-            if out.output_type == "error":
-                problems.append(f"{_nbgrader_meta(cell).get('grade_id')}: {out.ename}")
-            if out.output_type == "stream" and out.name == "stderr":
-                problems.append(f"{_nbgrader_meta(cell).get('grade_id')}: stderr {out.text[:200]}")
-    assert problems == []
+    assert errors_and_stderr(executed_source) == []
 
 
 def test_source_shows_digits_accuracy_and_report(executed_source):
@@ -212,16 +206,3 @@ def test_grading_design_of_the_source():
         assert [line for line in hidden.splitlines() if not line.startswith("#")] == [probe]
     written = [c for c in nb.cells if c.cell_type == "markdown" and _nbgrader_meta(c).get("grade")]
     assert len(written) == 2 and all(_nbgrader_meta(c)["points"] > 0 for c in written)
-
-
-def test_source_is_committed_clean():
-    """Is the source committed without outputs and with minimal notebook and cell metadata?"""
-    nb = nbformat.read(SOURCE, as_version=4)
-    nbformat.validate(nb)
-    assert set(nb.metadata) == {"kernelspec", "language_info"}
-    assert nb.metadata.kernelspec.name == "python3"
-    assert dict(nb.metadata.language_info) == {"name": "python"}
-    for cell in nb.cells:
-        assert set(cell.metadata) <= {"nbgrader"}
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None

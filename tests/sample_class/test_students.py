@@ -172,7 +172,8 @@ def test_cli_rejects_an_unknown_assignment(tmp_path):
         [
             sys.executable,
             "-m",
-            "ds4023.sample_class.students",
+            "ds4023.cli",
+            "sample-class",
             "--out",
             str(out),
             "--assignment",

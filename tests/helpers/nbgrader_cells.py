@@ -10,14 +10,16 @@ autograder's sanitizing steps restore from; :func:`tiny_course` adds the course 
 from __future__ import annotations
 
 import copy
+import functools
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-from nbgrader.api import Gradebook
+from nbgrader.api import Base, Gradebook
 from nbgrader.nbgraderformat import SCHEMA_VERSION
 from nbgrader.preprocessors import SaveCells
 from nbgrader.utils import compute_checksum
+from sqlalchemy import create_engine, text
 
 COURSE_ID = "ds4023"
 
@@ -72,6 +74,30 @@ def grade_ids(nb) -> list[str | None]:
     return [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
 
 
+@functools.cache
+def _schema_head() -> str:
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    return ScriptDirectory(ALEMBIC_DIR).get_current_head()
+
+
+def new_gradebook(db_url: str) -> None:
+    """Create an empty SQLite gradebook at ``db_url``, stamped with nbgrader's schema revision.
+
+    nbgrader runs the ``alembic`` command to stamp every new database (seconds each on a busy
+    machine); the revision is read here in-process, once.
+    """
+    engine = create_engine(db_url)
+    try:
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as conn:
+            conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            conn.execute(text("INSERT INTO alembic_version VALUES (:v)"), {"v": _schema_head()})
+    finally:
+        engine.dispose()
+
+
 def save_release(db_url: str, assignment: str, name: str, nb) -> None:
     """Record notebook ``name`` of ``assignment`` in the gradebook as generate_assignment does.
 
@@ -82,10 +108,13 @@ def save_release(db_url: str, assignment: str, name: str, nb) -> None:
     for cell in nb.cells:
         if "nbgrader" in cell.metadata:
             cell.metadata["nbgrader"]["checksum"] = compute_checksum(cell)
+    path = Path(db_url.removeprefix("sqlite:///"))
+    if db_url.startswith("sqlite:///") and not path.exists():
+        new_gradebook(db_url)
     with Gradebook(db_url, COURSE_ID) as gb:
         gb.update_or_create_assignment(assignment)
     resources = {"nbgrader": {"db_url": db_url, "assignment": assignment, "notebook": name}}
-    SaveCells(db_url=db_url).preprocess(nb, resources)
+    SaveCells().preprocess(nb, resources)
 
 
 CONFIG = """\

@@ -126,7 +126,27 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "refer
 """
 
 
-def tiny_course(root: Path, assignment: str, nb, extra: dict[str, bytes] | None = None) -> Path:
+#: Autograding without a kernel: nbgrader's chain minus Execute (nothing runs, so nothing fails:
+#: every test cell scores its full points); for tests of everything around the kernel.
+NO_KERNEL = """
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
+c.Autograde.autograde_preprocessors = [
+    IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+"""
+
+
+def tiny_course(
+    root: Path,
+    assignment: str,
+    nb,
+    extra: dict[str, bytes] | None = None,
+    config: str = "",
+) -> Path:
     """A course folder with one released notebook: config, source, gradebook.
 
     Args:
@@ -134,6 +154,7 @@ def tiny_course(root: Path, assignment: str, nb, extra: dict[str, bytes] | None 
         assignment: the assignment (and notebook) name.
         nb: the source notebook.
         extra: other files of ``source/<assignment>/`` (data files), relative path -> bytes.
+        config: more lines for nbgrader_config.py (e.g. :data:`NO_KERNEL`).
 
     Returns:
         ``root``.
@@ -143,7 +164,7 @@ def tiny_course(root: Path, assignment: str, nb, extra: dict[str, bytes] | None 
     source.mkdir(parents=True)
     db_url = f"sqlite:///{root / 'gradebook.db'}"
     (root / "nbgrader_config.py").write_text(
-        CONFIG.format(course_id=COURSE_ID, root=str(root), db_url=db_url)
+        CONFIG.format(course_id=COURSE_ID, root=str(root), db_url=db_url) + config
     )
     nbformat.write(nb, source / f"{assignment}.ipynb")
     for rel, data in (extra or {}).items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 
 import pytest
@@ -57,7 +58,11 @@ def test_permissions_are_the_ones_asked_for(tmp_path, mode):
 def test_default_mode_is_world_readable_whatever_the_umask(tmp_path):
     """Is a file written with the defaults readable by others (0644), not mkstemp's 0600?"""
     path = tmp_path / "report.json"
-    atomic_write_json(path, {"b": [1, 2]})
+    old = os.umask(0o077)
+    try:
+        atomic_write_json(path, {"b": [1, 2]})
+    finally:
+        os.umask(old)
     assert _mode(path) == 0o644
     assert json.loads(path.read_text()) == {"b": [1, 2]}
     assert path.read_text().endswith("\n")

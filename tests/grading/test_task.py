@@ -271,3 +271,19 @@ def test_kernels_get_one_blas_thread_unless_the_operator_chose(template, monkeyp
     grade_submission(bundle(template), submission({f"{A}.ipynb": student_notebook()}))
     assert os.environ["OMP_NUM_THREADS"] == "4"
     assert all(os.environ[v] == "1" for v in THREAD_VARIABLES if v != "OMP_NUM_THREADS")
+
+
+@pytest.mark.slow
+def test_with_a_kernel_a_wrong_answer_scores_zero_and_a_crash_fails(template):
+    """With nbgrader's own chain (a real kernel), is a wrong answer 0 and an exit a failure?"""
+    real = bundle(template, config={"Execute": {"timeout": 60}})
+    wrong = {f"{A}.ipynb": student_notebook(answer_f="def f(x):\n    return 4")}
+    result = grade_submission(real, submission(wrong))
+    assert result.status == GRADED, result.reason
+    assert result.scores == {A: {"test_f": 2.0, "test_g": 0.0}}  # right for 2, wrong for 3
+    assert "kernel_start" in result.timings and "cells" in result.timings
+
+    crash = {f"{A}.ipynb": student_notebook(answer_f="import os\nos._exit(1)")}
+    result = grade_submission(real, submission(crash))
+    assert result.status == FAILED and result.notebooks == {}
+    assert result.reason.startswith("the kernel died while running cell 1 (answer_f)")

@@ -21,8 +21,8 @@ from nbgrader.preprocessors import (
     OverwriteKernelspec,
 )
 
+from ds4023.grading.preprocessors.deduplicate_ids import DeduplicateCellIds
 from ds4023.grading.preprocessors.overwrite_cells import (
-    DeduplicateCellIds,
     NotThisNotebook,
     RestoringOverwriteCells,
     sanitize_chain,

@@ -140,7 +140,7 @@ def test_canvas_collect_imports_the_good_and_names_every_bad_entry(course, tmp_p
         assert (folder / NOTEBOOK).read_bytes() == nb(student)
     assert not (course / "submitted" / "partial").exists()
     assert not (tmp_path / "samplecorrect_1001_509_backprop.ipynb").exists()
-    lms = read_manifest(course, ASSIGNMENT)
+    lms = read_manifest(course, ASSIGNMENT, "canvas")
     assert lms["late_one"]["entries"][0]["late"] == "LATE"
     assert lms["blank"]["entries"][0]["attachment_id"] == "502"
     assert lms["correct"]["entries"][0]["lms_user_id"] == "1001"
@@ -181,7 +181,7 @@ def test_moodle_collect_matches_by_name_and_keeps_participant_ids(course, tmp_pa
     summary = collect(course, "moodle", moodle_zip(tmp_path / "moodle.zip"), ASSIGNMENT)
     assert summary.lines() == MOODLE_LINES
     assert sorted(summary.placed) == ["blank", "correct"]
-    lms = read_manifest(course, ASSIGNMENT)
+    lms = read_manifest(course, ASSIGNMENT, "moodle")
     assert lms["blank"]["entries"][0]["participant_id"] == "7002"
     assert lms["blank"]["entries"][0]["folder"] == "Blank Sample_7002_assignsubmission_file_"
     again = collect(course, "moodle", tmp_path / "moodle.zip", ASSIGNMENT)

@@ -134,38 +134,39 @@ def collect(course_root: Path, lms: str, zip_path: Path, assignment: str) -> Sum
         for student in sorted(files):
             folder = root / "submitted" / student / assignment
             summary.placed[student] = unpack.place(folder, files[student])
-        _merge_manifest(root, assignment, manifest)
+        _merge_manifest(root, assignment, lms, manifest)
         ensure_alembic_on_path()
         summary.roster_changes = import_roster(coursedir.db_url, coursedir.course_id, people)
     return summary
 
 
-def read_manifest(course_root: Path, assignment: str) -> dict[str, dict]:
-    """What the LMS said about each collected submission of an assignment.
+def read_manifest(course_root: Path, assignment: str, lms: str) -> dict[str, dict]:
+    """What an LMS's downloads said about each collected submission of an assignment.
 
     Args:
         course_root: the course directory.
         assignment: the assignment name.
+        lms: ``canvas`` or ``moodle``.
 
     Returns:
         student -> ``{"lms", "entries": [{"entry", "file_id", "late", "lms_user_id" or
         "participant_id", "attachment_id", "folder", ...}]}`` (empty before any collect).
         ``late`` (Canvas's ``LATE`` mark) is the hook for the course's late-work policy.
     """
-    path = Path(course_root) / MANIFEST_DIR / f"{assignment}.json"
+    path = Path(course_root) / MANIFEST_DIR / f"{assignment}_{lms}.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def _merge_manifest(root: Path, assignment: str, new: dict[str, dict]) -> None:
+def _merge_manifest(root: Path, assignment: str, lms: str, new: dict[str, dict]) -> None:
     """Add this collect's students to the manifest; unchanged content is not rewritten."""
     from ds4023.grading_state import atomic_write_text
 
-    merged = {**read_manifest(root, assignment), **new}
+    merged = {**read_manifest(root, assignment, lms), **new}
     text = json.dumps(dict(sorted(merged.items())), indent=1, sort_keys=True) + "\n"
-    path = root / MANIFEST_DIR / f"{assignment}.json"
+    path = root / MANIFEST_DIR / f"{assignment}_{lms}.json"
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         atomic_write_text(path, text)
 

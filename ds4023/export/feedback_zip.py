@@ -4,8 +4,8 @@ Moodle (*Upload multiple feedback files in a zip*) reads the download's folder n
 ``<Full Name>_<participantId>_assignsubmission_file_/<page>``. Canvas (*Upload Submissions*
 after *Download Submissions*) takes the first two all-digit parts of a file name as the user
 and the attachment id: ``<lastfirst>_<userId>_<attachmentId>_<page>``. Both come from what the
-collected download said (``.lms/<assignment>.json``), so a student collected from another
-LMS, or not at all, gets no page here (one line each).
+collected download said (``.lms/<assignment>_<lms>.json``): a student not collected from this
+LMS gets no page here.
 """
 
 from __future__ import annotations
@@ -51,13 +51,11 @@ def write_feedback_zip(course_root: Path, lms: str, assignment: str) -> list[str
         What was written, then one line per student left out and why.
     """
     root = Path(course_root)
-    manifest = read_manifest(root, assignment)
+    manifest = read_manifest(root, assignment, lms)
     pages, lines = {}, []
     for student, info in sorted(manifest.items()):
         page = root / "feedback" / student / assignment / f"{assignment}.html"
-        if info.get("lms") != lms:
-            lines.append(f"no feedback page for {student}: collected from {info.get('lms')}")
-        elif not page.is_file():
+        if not page.is_file():
             lines.append(f"no feedback page for {student}: {page.relative_to(root)} is missing")
         else:
             pages[entry_name(lms, assignment, info["entries"][0])] = page.read_bytes()

@@ -27,7 +27,7 @@ class LmsRow:
         text: the grade in the course's terms (``core 80 / 100, ...``), or why there is none.
         late: the LMS marked the submission late, or nbgrader found it after the due date.
         submitted: the submission's time in the gradebook (None when unknown).
-        lms: what the LMS download said about the submission (see ``read_manifest``).
+        lms: LMS -> what its download said about the submission (see ``read_manifest``).
     """
 
     person: Person
@@ -77,7 +77,9 @@ def build_table(course_root: Path, assignment: str, final: bool = False) -> LmsT
     people = read_roster(Path(course_root) / "roster.csv")
     parts, rows = report.collect(course_root, assignment)
     by_student = {r["student"]: r for r in rows}
-    manifest = read_manifest(course_root, assignment)
+    manifests = {
+        name: read_manifest(course_root, assignment, name) for name in ("canvas", "moodle")
+    }
     times = _submission_times(load_course(course_root)[1], assignment)
     sample = next(iter(rows), None)
     grade0 = sample["course"] if sample else None
@@ -87,9 +89,9 @@ def build_table(course_root: Path, assignment: str, final: bool = False) -> LmsT
     table.not_on_roster = sorted(s for s in by_student if s not in roster_ids)
     for person in people:
         r = by_student.get(person.id)
-        lms = manifest.get(person.id, {})
+        lms = {name: m[person.id] for name, m in manifests.items() if person.id in m}
         stamp, late_by_time = times.get(person.id, (None, False))
-        late = late_by_time or any(e.get("late") for e in lms.get("entries", []))
+        late = late_by_time or any(e.get("late") for i in lms.values() for e in i["entries"])
         if r is None or r["status"] == report.MISSING:
             row = LmsRow(person, MISSING, 0.0 if final else None, 0.0, "no submission")
         else:

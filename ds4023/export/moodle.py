@@ -39,7 +39,8 @@ def moodle_time(when: datetime | None) -> str:
 
 def participant(row) -> str:
     """The row's Moodle participant id for this assignment ("" when it never came from Moodle)."""
-    ids = [e.get("participant_id") for e in row.lms.get("entries", []) if e.get("participant_id")]
+    entries = row.lms.get("moodle", {}).get("entries", [])
+    ids = [e.get("participant_id") for e in entries if e.get("participant_id")]
     return ids[0] if ids else ""
 
 

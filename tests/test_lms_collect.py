@@ -272,7 +272,13 @@ def test_canvas_names_parse_as_canvas_writes_them():
         "student_id": "correct",
     }
     with pytest.raises(Skip, match="not in Canvas's naming"):
-        c.parse("anon_x7Yq2_77_backprop.ipynb")
+        c.parse("samplecorrect_backprop.ipynb")
+    with pytest.raises(Skip) as err:
+        c.parse("LATE_anon_x7Yq2_77_backprop.ipynb")
+    assert str(err.value) == (
+        "Canvas's anonymous grading hides who handed this in: download the submissions again "
+        "after turning anonymous grading off (or posting the grades)"
+    )
 
 
 def test_moodle_names_match_either_order_and_older_flat_downloads():

@@ -33,6 +33,7 @@ class Summary:
     """What one collect did.
 
     Attributes:
+        lms, assignment, zip_name: what was collected, from which download.
         placed: student -> ``new``, ``updated`` or ``unchanged``.
         skipped: one line per entry (or student) not imported.
         roster_changes: students created or changed in the gradebook.

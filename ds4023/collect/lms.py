@@ -130,6 +130,15 @@ class CanvasCollector(LmsCollector):
         r"(?P<file_id>[^/]+)$"
     ).tag(config=True)
 
+    def parse(self, entry: str) -> dict:
+        """Read one entry (see :meth:`LmsCollector.parse`); anonymous grading hides the student."""
+        if re.match(r"^(LATE_)?anon_", self.entry_name(entry)):
+            raise Skip(
+                "Canvas's anonymous grading hides who handed this in: download the submissions "
+                "again after turning anonymous grading off (or posting the grades)"
+            )
+        return super().parse(entry)
+
     def student(self, info: dict) -> Person:
         """The roster's student with this Canvas user id (``lms_user_id``)."""
         for person in self.roster:

@@ -77,21 +77,22 @@ def course(tmp_path_factory, tmp_path) -> Path:
     set_scores(c, "blank", "zero", None)
     set_scores(c, "failed", "failed", None)
     GradingState(c).put(ASSIGNMENT, "failed", {"status": "failed", "reason": "kernel died"})
-    manifest = {
+    moodle = {
         s: {
             "lms": "moodle",
             "entries": [
                 {
                     "participant_id": str(7000 + i),
-                    "late": "LATE" * (s == "blank"),
                     "folder": f"{s.title()} Sample_{7000 + i}_assignsubmission_file_",
                 }
             ],
         }
         for i, s in enumerate(STUDENTS[:4])
     }
+    canvas = {"blank": {"lms": "canvas", "entries": [{"late": "LATE", "lms_user_id": "1003"}]}}
     (c / ".lms").mkdir()
-    (c / ".lms" / f"{ASSIGNMENT}.json").write_text(json.dumps(manifest))
+    (c / ".lms" / f"{ASSIGNMENT}_moodle.json").write_text(json.dumps(moodle))
+    (c / ".lms" / f"{ASSIGNMENT}_canvas.json").write_text(json.dumps(canvas))
     return c
 
 
@@ -243,3 +244,139 @@ def test_nbgrader_export_runs_the_plugins(course):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert out.read_text().splitlines() == CANVAS
+
+
+@pytest.mark.slow
+@pytest.mark.sandbox
+def test_sample_class_from_canvas_and_moodle_zips_to_lms_csvs(tmp_path, capsys):
+    """Three sample students handed in through Canvas (and again through Moodle), every kind
+    of bad entry beside them, graded by the batch grader in its sandbox, then exported."""
+    import subprocess
+    import sys
+    import time
+
+    import nbformat
+    from lms_zips import canvas_name, moodle_name, write_zip
+
+    from ds4023 import release, sample_class, sample_class_backprop
+    from ds4023.collect import main as collect_main
+    from ds4023.course_terms import course_grade, parts
+
+    course = copy_course(tmp_path / "course")
+    shutil.copy2(COURSE_ROOT / "README.md", course / "README.md")
+    release.generate_release(ASSIGNMENT, course)
+    graded = ["correct", "blank", "partial"]
+    rows = roster_rows([*graded, "twice"])
+    write_roster(course, rows)
+    row = {r["id"]: r for r in rows}
+    source = nbformat.read(course / "source" / ASSIGNMENT / "backprop.ipynb", as_version=4)
+    rel = sample_class.release_notebook(source)
+    by_name = {s.name: s for s in sample_class_backprop.STUDENTS}
+    nb = {
+        s: nbformat.writes(sample_class.student_notebook(source, rel, by_name[s])).encode()
+        for s in graded
+    }
+    canvas = write_zip(
+        tmp_path / "canvas.zip",
+        [
+            (canvas_name(row["correct"], 11), nb["correct"]),
+            (canvas_name(row["blank"], 12, late=True), nb["blank"]),
+            (canvas_name(row["partial"], 13, "backprop-1.ipynb"), nb["partial"]),
+            ("doejane_9999_14_backprop.ipynb", nb["blank"]),
+            (canvas_name(row["twice"], 15), nb["blank"]),
+            (canvas_name(row["twice"], 16, "backprop-1.ipynb"), nb["partial"]),
+            (canvas_name(row["correct"], 17, "Untitled.ipynb"), nb["correct"]),
+            ("../samplecorrect_1001_18_backprop.ipynb", nb["correct"]),
+        ],
+        links={"samplecorrect_1001_19_backprop.ipynb": "/etc/passwd"},
+    )
+    moodle = write_zip(
+        tmp_path / "moodle.zip",
+        [
+            *[(moodle_name(row[s], 7100 + i), nb[s]) for i, s in enumerate(graded)],
+            ("Jane Doe_7109_assignsubmission_file_/backprop.ipynb", nb["blank"]),
+            (moodle_name(row["twice"], 7104), nb["blank"]),
+            (moodle_name(row["twice"], 7104, "backprop-1.ipynb"), nb["partial"]),
+            (moodle_name(row["correct"], 7100, "Untitled.ipynb"), nb["correct"]),
+            ("Correct Sample_7100_assignsubmission_file_/../../x.ipynb", nb["correct"]),
+        ],
+        links={"Blank Sample_7101_assignsubmission_file_/y.ipynb": "/etc"},
+    )
+    not_zip = tmp_path / "page.zip"
+    not_zip.write_text("<html>login</html>")
+    base = ["--course", str(course), "--assignment", ASSIGNMENT]
+    assert collect_main([*base, "--lms", "canvas", "--zip", str(not_zip)]) == 2
+    assert collect_main([*base, "--lms", "canvas", "--zip", str(canvas)]) == 1
+    assert collect_main([*base, "--lms", "canvas", "--zip", str(canvas)]) == 1
+    assert collect_main([*base, "--lms", "moodle", "--zip", str(moodle)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    print("\n".join(out), file=sys.stderr)  # the measured summary, in the test's log
+    heads = [line for line in out if line.startswith("collect ")]
+    assert heads == [
+        "collect canvas backprop from canvas.zip: 3 imported (3 new, 0 updated, 0 unchanged), "
+        "5 skipped",
+        "collect canvas backprop from canvas.zip: 3 imported (0 new, 0 updated, 3 unchanged), "
+        "5 skipped",
+        "collect moodle backprop from moodle.zip: 3 imported (0 new, 0 updated, 3 unchanged), "
+        "5 skipped",
+    ]
+    assert len(out) == 3 + 3 * 5
+    env = release.nbgrader_env()
+    env.pop("DS4023_DB_URL", None)
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "ds4023.batch_grade", *base, "--workers", "2", "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
+    print(f"graded in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for lms in ("canvas", "moodle"):
+        assert main([*base, "--lms", lms, "--feedback-zip"]) == 0
+    table = parts(course, ASSIGNMENT)
+    expected = sample_class_backprop.EXPECTED_SCORES
+    maxima = {g: p for g, p in sample_class_backprop.POINTS.items()} | dict.fromkeys(WRITTEN, 5.0)
+    want = {}
+    for s in graded:
+        scores = {g: v for g, (v, _) in expected[s].items()}
+        g = course_grade(table, scores, maxima)
+        want[s] = "" if g.written_pending else f"{g.core + g.optional + g.written:g}"
+    lines = (course / "reports" / "backprop_canvas.csv").read_text().splitlines()
+    print("\n".join(lines[:4]), file=sys.stderr)
+    assert lines[:2] == CANVAS[:2]
+    assert lines[2:] == [
+        f'"Sample, {r["first_name"]}",{r["lms_user_id"]},,,,{want.get(r["id"], "")}' for r in rows
+    ]
+    moodle_lines = (course / "reports" / "backprop_moodle.csv").read_text().splitlines()
+    print("\n".join(moodle_lines[:4]), file=sys.stderr)
+    assert [line.split(",")[0] for line in moodle_lines[1:]] == [
+        "Participant 7100",
+        "Participant 7101",
+        "Participant 7102",
+    ]
+    assert moodle_lines[2].split(",")[3] == "Submitted for grading - Graded - Late"  # Canvas's LATE
+    with zipfile.ZipFile(course / "reports" / "backprop_canvas_feedback.zip") as zf:
+        assert zf.namelist() == [
+            "sampleblank_LATE_1002_12_backprop.html",
+            "samplecorrect_1001_11_backprop.html",
+            "samplepartial_1003_13_backprop.html",
+        ]
+    with zipfile.ZipFile(course / "reports" / "backprop_moodle_feedback.zip") as zf:
+        assert [n.split("/")[0] for n in zf.namelist()] == [
+            "Blank Sample_7101_assignsubmission_file_",
+            "Correct Sample_7100_assignsubmission_file_",
+            "Partial Sample_7102_assignsubmission_file_",
+        ]
+    # A person grades correct's written answers in formgrader: the grade goes out.
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "ds4023") as gb:
+        sub = gb.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, "correct")
+        for g in sub.grades:
+            if g.name in WRITTEN:
+                g.manual_score, g.needs_manual_grade = 4.0, False
+        gb.db.commit()
+    assert main([*base, "--lms", "canvas"]) == 0
+    lines = (course / "reports" / "backprop_canvas.csv").read_text().splitlines()
+    core = sum(v for g, (v, _) in expected["correct"].items() if v is not None)
+    assert lines[2] == f'"Sample, Correct",1001,,,,{core + 12:g}'

@@ -7,6 +7,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
+# The course's one command (ds4023/cli.py); every stage below is a subcommand of it.
+DS4023 := $(VENV)/bin/ds4023
 # nbgrader runs the `alembic` executable when it creates a gradebook: the venv's bin/
 # must be on PATH for every nbgrader call, or a fresh clone fails on its first command.
 export PATH := $(VENV)/bin:$(PATH)
@@ -18,12 +20,13 @@ REQ_HASH := $(shell cat requirements.txt pyproject.toml | (sha256sum 2>/dev/null
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 ASSIGNMENTS := $(notdir $(wildcard source/*))
 
-.PHONY: help check-python setup data release sample-class autograde demo test lint format bench lab clean \
+.PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean \
 	collect export release-zip
 
 help:
 	@echo "make demo   - set up, build data, generate the release, autograde the sample class"
 	@echo "make test   - set up, then lint and run every test"
+	@echo "make test-fast - lint and the quick tests only (no sandbox, browser, PostgreSQL or slow ones)"
 	@echo "make bench  - measure speed against the course's limits (docs/benchmarks.md)"
 	@echo "make lab    - JupyterLab with nbgrader's extensions on 127.0.0.1"
 	@echo "make collect LMS=canvas|moodle ZIP=<download.zip> ASSIGNMENT=<a> - submissions in from an LMS"
@@ -48,29 +51,31 @@ $(STAMP): requirements.txt pyproject.toml | check-python
 setup: $(STAMP)
 	@bash .ci/install-bubblewrap --optional
 
+# The data, and the files shipped beside every source notebook (ds4023/assignments.py).
 data: setup
-	$(PY) -m ds4023.data_build
+	$(DS4023) data
+	$(DS4023) release --data-only
 
 release: data
-	$(PY) -m ds4023.release
+	$(DS4023) release
 
 # The made-up sample class, generated from source/ (never edited by hand) into submitted/.
 sample-class: setup
-	$(PY) -m ds4023.sample_class
+	$(DS4023) sample-class
 
 autograde: release
-	$(PY) -m ds4023.batch_grade $(GRADE_ARGS)
+	$(DS4023) grade $(GRADE_ARGS)
 
 # An LMS's bulk download in, grades and feedback pages out (README, "Through an LMS").
 LMS_USAGE = LMS=canvas|moodle ASSIGNMENT=<assignment>
 collect: setup
 	@test -n "$(LMS)" -a -n "$(ZIP)" -a -n "$(ASSIGNMENT)" || { echo "usage: make collect $(LMS_USAGE) ZIP=<download.zip>"; exit 2; }
-	$(PY) -m ds4023.collect --lms $(LMS) --zip "$(abspath $(ZIP))" --assignment $(ASSIGNMENT)
+	$(DS4023) collect --lms $(LMS) --zip "$(abspath $(ZIP))" --assignment $(ASSIGNMENT)
 
 # FINAL=1 exports grades still awaiting a person as they stand; COLUMN= names Canvas's column.
 export: setup
 	@test -n "$(LMS)" -a -n "$(ASSIGNMENT)" || { echo "usage: make export $(LMS_USAGE) [FINAL=1]"; exit 2; }
-	$(PY) -m ds4023.export --lms $(LMS) --assignment $(ASSIGNMENT) --feedback-zip \
+	$(DS4023) export --lms $(LMS) --assignment $(ASSIGNMENT) --feedback-zip \
 		$(if $(filter 1,$(FINAL)),--final,) $(if $(COLUMN),--column "$(COLUMN)",)
 
 # The student release as one zip to upload to the LMS: reports/<assignment>_release.zip.
@@ -94,13 +99,16 @@ format: setup
 test: data lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The inner loop: everything but the slow, sandbox, browser and PostgreSQL tests (a few minutes).
+test-fast: data lint
+	$(PY) -m pytest -m "not slow and not sandbox and not browser and not postgres" $(PYTEST_ARGS)
+
 bench: data
-	$(PY) -m ds4023.bench
+	$(PY) -m benchmarks.run
 
 # Not `release`: regenerating release/ would wipe a student's work there. Kernels pick
 # matplotlib's inline backend only when MPLBACKEND is unset (it is exported as Agg above).
 lab: data
-	$(PY) -m ds4023.release --data-only
 	env -u MPLBACKEND $(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser \
 		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root,)
 

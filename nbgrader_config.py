@@ -1,13 +1,14 @@
 """nbgrader configuration for the DS4023 course directory (this repository)."""
 
-import os
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
-from ds4023.feedback import CourseFeedback, HideHiddenTests
-from ds4023.feedback_safety import SafeFeedbackExporter
+from ds4023 import settings
+from ds4023.feedback.course_feedback import CourseFeedback
+from ds4023.feedback.hide_hidden_tests import HideHiddenTests
+from ds4023.feedback.sanitise import SafeFeedbackExporter
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
@@ -32,7 +33,7 @@ c.CourseDirectory.root = str(HERE)
 
 # SQLite in the repository (gitignored) for one instructor; set DS4023_DB_URL to a
 # postgresql:// URL when several graders share the gradebook (docs/grading.md).
-DB_URL = os.environ.get("DS4023_DB_URL") or f"sqlite:///{HERE / 'gradebook.db'}"
+DB_URL = settings.read("DS4023_DB_URL") or f"sqlite:///{HERE / 'gradebook.db'}"
 # SQLAlchemy 2.1 maps a bare postgresql:// to the psycopg 3 driver; the pinned one is psycopg2.
 if DB_URL.startswith("postgresql://"):
     DB_URL = "postgresql+psycopg2://" + DB_URL[len("postgresql://") :]
@@ -40,11 +41,11 @@ c.CourseDirectory.db_url = DB_URL
 
 # nbgrader's default of 30 s per cell is too short for the TNC training cell (about a
 # minute with a plain loop), yet an infinite loop must still be cut off.
-c.Execute.timeout = int(os.environ.get("DS4023_CELL_TIMEOUT", "180"))
+c.Execute.timeout = settings.read("DS4023_CELL_TIMEOUT")
 
 # nbgrader's own feedback (the formgrader's "Generate Feedback" button, `nbgrader
 # generate_feedback`) would print the hidden tests (nbgrader issue #1363): hide them first,
-# exactly as `python -m ds4023.feedback` does.
+# exactly as `python -m ds4023.feedback.pages` does.
 c.GenerateFeedback.preprocessors = [
     HideHiddenTests,
     GetGrades,

@@ -10,23 +10,22 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ds4023 import COURSE_ROOT
+from ds4023.assignments import MANIFESTS, SHIPPED
+from ds4023.files import atomic_write_bytes
+from ds4023.settings import COURSE_ROOT
 
-#: Data files (built into data/ by ``ds4023.data_build``) each assignment reads by name.
-ASSIGNMENT_DATA: dict[str, tuple[str, ...]] = {
-    "backprop": ("ex4data1.mat", "ex4weights.mat"),
-}
-
-#: Student-side files kept once in ``ds4023/`` and copied beside each notebook that needs them
-#: (into ``source/<assignment>/``, so nbgrader releases them and the grader restores them).
-SHARED_FILES: dict[str, tuple[str, ...]] = {
-    "backprop": ("checks_core.py", "ds4023_probe.py"),
-    "mlp_from_scratch": ("checks_core.py", "ds4023_probe.py"),
-}
+#: Where the shipped student-side files (``assignments.SHIPPED``) are kept: this package.
 SHARED_DIR = Path(__file__).resolve().parent
-#: Shared files whose copy beside the notebook has another name than the one in ``ds4023/``:
-#: the probe of the hidden tests, so that the instructor's source notebook runs in JupyterLab.
-SHARED_SOURCES = {"ds4023_probe.py": "probe.py"}
+
+
+def _data_files(assignment: str) -> tuple[str, ...]:
+    """The data files ``assignment`` reads (none for an assignment without a manifest)."""
+    found = MANIFESTS.get(assignment)
+    return found.data if found else ()
+
+
+#: Files in ``source/<assignment>/`` for graders only (``nbgrader_config.py`` ignores them).
+GRADER_ONLY = ("reference.py",)
 
 
 class ReleaseError(RuntimeError):
@@ -69,7 +68,7 @@ def install_data(
     """
     course_root = Path(course_root)
     written = []
-    for name in ASSIGNMENT_DATA.get(assignment, ()):
+    for name in _data_files(assignment):
         built = course_root / "data" / name
         if not built.is_file():
             raise ReleaseError(f"{built} is missing: build the data first with `make data`")
@@ -78,15 +77,13 @@ def install_data(
             continue
         if target.is_file() and filecmp.cmp(built, target, shallow=False):
             continue
-        partial = target.with_name(f".{name}.partial")
-        shutil.copyfile(built, partial)
-        os.replace(partial, target)
+        atomic_write_bytes(target, built.read_bytes())
         written.append(target)
     return written
 
 
 def install_shared(assignment: str, course_root: Path = COURSE_ROOT) -> list[Path]:
-    """Copy the assignment's shared student-side files (``SHARED_FILES``) into its source folder.
+    """Copy the shipped student-side files (``assignments.SHIPPED``) into the source folder.
 
     The copy in ``ds4023/`` is the one to edit; ``source/<assignment>/`` holds a copy, rewritten
     here whenever it differs, because nbgrader releases and restores only the files it finds
@@ -100,16 +97,14 @@ def install_shared(assignment: str, course_root: Path = COURSE_ROOT) -> list[Pat
         The paths that were (re)written.
     """
     written = []
-    for name in SHARED_FILES.get(assignment, ()):
+    for name, kept in SHIPPED.items():
         target = Path(course_root) / "source" / assignment / name
         if not target.parent.is_dir():
             continue
-        content = (SHARED_DIR / SHARED_SOURCES.get(name, name)).read_bytes()
+        content = (SHARED_DIR / kept).read_bytes()
         if target.is_file() and target.read_bytes() == content:
             continue
-        partial = target.with_name(f".{name}.partial")
-        partial.write_bytes(content)
-        os.replace(partial, target)
+        atomic_write_bytes(target, content)
         written.append(target)
     return written
 
@@ -174,18 +169,30 @@ def generate_release(assignment: str, course_root: Path = COURSE_ROOT) -> Path:
     install_data(assignment, course_root)
     install_shared(assignment, course_root)
     run_nbgrader(["generate_assignment", assignment, "--force"], course_root)
-    return Path(course_root) / "release" / assignment
+    folder = Path(course_root) / "release" / assignment
+    leaked = sorted(name for name in GRADER_ONLY if (folder / name).exists())
+    if leaked:
+        # nbgrader goes on with its defaults when nbgrader_config.py fails to load, and then
+        # copies everything: the reference solutions must never reach students that way.
+        shutil.rmtree(folder)
+        raise ReleaseError(
+            f"nbgrader released {', '.join(leaked)} for {assignment}, so it did not apply "
+            "nbgrader_config.py (see its error above); release/ was removed: fix the config "
+            "and run `make release` again"
+        )
+    return folder
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ds4023.release [ASSIGNMENT ...] [--course DIR]``."""
+    """Command line: ``ds4023 release [ASSIGNMENT ...] [--course DIR] [--data-only]``."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     parser.add_argument(
         "--data-only",
         action="store_true",
-        help="only put the data beside the source and release notebooks; leave release/ as is",
+        help="only put the data and the shipped files (assignments.SHIPPED) beside the source "
+        "notebooks, and the data beside the released ones; leave release/ as is",
     )
     args = parser.parse_args(argv)
     names = args.assignment or assignments(args.course)
@@ -196,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.data_only:
                 for into in ("source", "release"):
                     install_data(name, args.course, into)
+                install_shared(name, args.course)
                 continue
             folder = generate_release(name, args.course)
             print(f"released {name} -> {folder.relative_to(args.course)}/")
@@ -203,7 +211,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

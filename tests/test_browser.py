@@ -26,7 +26,8 @@ import nbformat
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from ds4023 import COURSE_ROOT, release
+from ds4023 import release
+from tests.helpers import COURSE_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: Headless flags that keep chromium off the (closed) network and away from user state.
@@ -473,9 +474,8 @@ GRADER_PATHS = ("ds4023-grade-", "site-packages", "/.venv/", sys.prefix, str(COU
 def graded_feedback(tmp_path_factory) -> Path:
     """One sample student's backprop submission graded (no sandbox: trusted, 1-2 minutes)."""
     _require_chromium()
-    from conftest import copy_course
-
-    from ds4023 import sample_class
+    from ds4023.sample_class import students as sample_class
+    from tests.helpers import copy_course
 
     course = copy_course(tmp_path_factory.mktemp("feedback") / "course")
     shutil.copy2(COURSE_ROOT / "README.md", course / "README.md")  # the points table's terms
@@ -490,7 +490,7 @@ def graded_feedback(tmp_path_factory) -> Path:
     env = release.nbgrader_env()
     env.pop("DS4023_DB_URL", None)
     env["MPLBACKEND"] = "Agg"  # the grader is headless; its kernels draw inline regardless
-    cmd = [sys.executable, "-m", "ds4023.batch_grade", "--course", str(course)]
+    cmd = [sys.executable, "-m", "ds4023.cli", "grade", "--course", str(course)]
     cmd += ["--assignment", ASSIGNMENT, "--workers", "1", "--engine", "local", "--quiet"]
     cmd += ["--no-report", "--unsafe-no-sandbox"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)

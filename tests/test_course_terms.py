@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ds4023 import COURSE_ROOT, course_terms
-from ds4023.sample_class import load_table
+from ds4023 import course_terms
+from ds4023.sample_class.students import load_table
+from tests.helpers import COURSE_ROOT
 
 TOTALS = {"backprop": (100, 20, 15), "mlp_from_scratch": (100, 0, 10)}
 

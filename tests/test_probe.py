@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ds4023 import probe
-from ds4023.judge import Results
+from ds4023.grading.judge import Results
 
 
 class Counter:

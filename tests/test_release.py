@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from ds4023 import COURSE_ROOT, release
+from ds4023 import release
+from ds4023.assignments import MANIFESTS, SHIPPED
+from tests.helpers import COURSE_ROOT
 
 ASSIGNMENTS = release.assignments(COURSE_ROOT)
 
@@ -46,11 +49,11 @@ def test_release_has_stubs_and_no_solutions(assignment):
         assert marker not in text
 
 
-@pytest.mark.parametrize("assignment", sorted(release.ASSIGNMENT_DATA))
+@pytest.mark.parametrize("assignment", sorted(MANIFESTS))
 def test_release_carries_its_data(course_copy, assignment):
     """Does a released folder carry the data files its notebook loads by name?"""
     folder = release.generate_release(assignment, course_copy)
-    for name in release.ASSIGNMENT_DATA[assignment]:
+    for name in MANIFESTS[assignment].data:
         assert (folder / name).read_bytes() == (course_copy / "data" / name).read_bytes()
 
 
@@ -82,11 +85,11 @@ def test_data_only_leaves_release_alone(course_copy):
         assert (course_copy / into / "backprop" / "ex4weights.mat").is_file()
 
 
-@pytest.mark.parametrize("assignment", sorted(release.SHARED_FILES))
+@pytest.mark.parametrize("assignment", sorted(MANIFESTS))
 def test_shared_files_are_copies_of_the_one_in_ds4023(assignment):
     """Are the shared student-side files beside each notebook exact copies of ds4023's?"""
-    for name in release.SHARED_FILES[assignment]:
-        kept = (release.SHARED_DIR / release.SHARED_SOURCES.get(name, name)).read_bytes()
+    for name, kept_as in SHIPPED.items():
+        kept = (release.SHARED_DIR / kept_as).read_bytes()
         for into in ("source", "release"):
             copy = COURSE_ROOT / into / assignment / name
             assert copy.read_bytes() == kept, f"{into}/{assignment}/{name} is stale: make release"
@@ -99,3 +102,28 @@ def test_release_rewrites_an_edited_shared_file(course_copy):
     folder = release.generate_release("backprop", course_copy)
     kept = (release.SHARED_DIR / "checks_core.py").read_bytes()
     assert copy.read_bytes() == kept and (folder / "checks_core.py").read_bytes() == kept
+
+
+def test_a_config_nbgrader_cannot_load_never_releases_the_reference(course_copy):
+    """When nbgrader_config.py fails to load, is reference.py kept out and the release refused?"""
+    config = course_copy / "nbgrader_config.py"
+    config.write_text("import no_such_module_here\n" + config.read_text())
+    with pytest.raises(release.ReleaseError, match="did not apply nbgrader_config.py"):
+        release.generate_release("backprop", course_copy)
+    assert not (course_copy / "release" / "backprop").exists()
+
+
+@pytest.mark.parametrize(
+    "notebook", sorted(COURSE_ROOT.glob("source/*/*.ipynb")), ids=lambda p: p.parent.name
+)
+def test_source_is_committed_clean(notebook):
+    """Is each source notebook committed without outputs and with minimal metadata?"""
+    nb = nbformat.read(notebook, as_version=4)
+    nbformat.validate(nb)
+    assert set(nb.metadata) == {"kernelspec", "language_info"}
+    assert nb.metadata.kernelspec.name == "python3"
+    assert dict(nb.metadata.language_info) == {"name": "python"}
+    for cell in nb.cells:
+        assert set(cell.metadata) <= {"nbgrader"}, cell.id
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, cell.id

@@ -15,10 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ds4023 import COURSE_ROOT
 from ds4023.collect import unpack
 from ds4023.collect.lms import COLLECTORS, Skip
-from ds4023.collect.roster import RosterError, import_roster, read_roster
+from ds4023.collect.roster import RosterError, read_roster
+from ds4023.files import atomic_write_text
+from ds4023.release import ReleaseError, run_nbgrader
+from ds4023.settings import COURSE_ROOT
 
 #: What the LMS said about each collected submission, per assignment (gitignored).
 MANIFEST_DIR = ".lms"
@@ -36,7 +38,6 @@ class Summary:
         lms, assignment, zip_name: what was collected, from which download.
         placed: student -> ``new``, ``updated`` or ``unchanged``.
         skipped: one line per entry (or student) not imported.
-        roster_changes: students created or changed in the gradebook.
     """
 
     lms: str
@@ -44,7 +45,6 @@ class Summary:
     zip_name: str
     placed: dict[str, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
-    roster_changes: int = 0
 
     def lines(self) -> list[str]:
         """The summary as printed: a count line, then one line per skipped entry."""
@@ -65,7 +65,8 @@ class Summary:
 def collect(course_root: Path, lms: str, zip_path: Path, assignment: str) -> Summary:
     """Unpack an LMS bulk download into the course's submissions.
 
-    Every entry is checked before anything is written; each student's folder is then staged
+    Every entry is checked before anything is written; the roster is imported into the
+    gradebook (``nbgrader db student import roster.csv``); each student's folder is then staged
     and renamed into place, so it holds the old or the new submission, never part of one. A
     folder whose files are already the same is left untouched.
 
@@ -80,11 +81,9 @@ def collect(course_root: Path, lms: str, zip_path: Path, assignment: str) -> Sum
 
     Raises:
         CollectError: unknown LMS, no release of the assignment, a bad roster, a file that
-            is not a zip, or a grading run holding the course.
+            is not a zip, a gradebook nbgrader cannot import into, or a grading run holding
+            the course.
     """
-    from ds4023.course_dir import GradingError, load_course
-    from ds4023.gradebook_io import ensure_alembic_on_path
-
     if lms not in COLLECTORS:
         raise CollectError(f"unknown LMS {lms!r}: use LMS=canvas or LMS=moodle")
     root = Path(course_root).resolve()
@@ -95,9 +94,8 @@ def collect(course_root: Path, lms: str, zip_path: Path, assignment: str) -> Sum
         )
     try:
         people = read_roster(root / "roster.csv")
-        _, coursedir = load_course(root)
         found = unpack.entries(zip_path)
-    except (RosterError, GradingError, unpack.NotAZip) as err:
+    except (RosterError, unpack.NotAZip) as err:
         raise CollectError(str(err)) from None
     collector = COLLECTORS[lms]()
     collector.setup(people, notebooks)
@@ -132,12 +130,14 @@ def collect(course_root: Path, lms: str, zip_path: Path, assignment: str) -> Sum
             continue
         manifest[student] = {"lms": lms, "entries": [dict(i, entry=e) for e, i in got]}
     with _grading_lock(root):
+        try:
+            run_nbgrader(["db", "student", "import", str(root / "roster.csv")], root)
+        except ReleaseError as err:
+            raise CollectError(f"the roster cannot be imported into the gradebook: {err}") from None
         for student in sorted(files):
             folder = root / "submitted" / student / assignment
             summary.placed[student] = unpack.place(folder, files[student])
         _merge_manifest(root, assignment, lms, manifest)
-        ensure_alembic_on_path()
-        summary.roster_changes = import_roster(coursedir.db_url, coursedir.course_id, people)
     return summary
 
 
@@ -163,8 +163,6 @@ def read_manifest(course_root: Path, assignment: str, lms: str) -> dict[str, dic
 
 def _merge_manifest(root: Path, assignment: str, lms: str, new: dict[str, dict]) -> None:
     """Add this collect's students to the manifest; unchanged content is not rewritten."""
-    from ds4023.grading_state import atomic_write_text
-
     merged = {**read_manifest(root, assignment, lms), **new}
     text = json.dumps(dict(sorted(merged.items())), indent=1, sort_keys=True) + "\n"
     path = root / MANIFEST_DIR / f"{assignment}_{lms}.json"

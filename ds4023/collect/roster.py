@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-
-from nbgrader.api import Gradebook, MissingEntry
 
 #: The columns of ``nbgrader db student import``; only ``id`` is required.
 FIELDS = ("id", "first_name", "last_name", "email", "lms_user_id")
@@ -102,34 +100,6 @@ def read_roster(path: Path) -> list[Person]:
             seen_lms[person.lms_user_id] = line
         people.append(person)
     return people
-
-
-def import_roster(db_url: str, course_id: str, people: list[Person]) -> int:
-    """Create or update the roster's students in the gradebook (``nbgrader db student import``).
-
-    A student whose gradebook entry already matches is not written again.
-
-    Args:
-        db_url: the gradebook URL.
-        course_id: the course id.
-        people: the roster.
-
-    Returns:
-        How many students were created or changed.
-    """
-    changed = 0
-    with Gradebook(db_url, course_id) as gb:
-        for person in people:
-            fields = {k: (v or None) for k, v in asdict(person).items() if k != "id"}
-            try:
-                known = gb.find_student(person.id)
-                if all(getattr(known, k) == v for k, v in fields.items()):
-                    continue
-            except MissingEntry:
-                pass
-            gb.update_or_create_student(person.id, **fields)
-            changed += 1
-    return changed
 
 
 def name_key(text: str) -> str:

@@ -9,8 +9,8 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-#: Largest notebook read from a download, in MB (the grader's own limit, docs/grading.md).
-MAX_MB = float(os.environ.get("DS4023_MAX_SUBMISSION_MB", "50"))
+from ds4023 import settings
+
 #: Files an archiver adds by itself (macOS): not a student's, never reported.
 _NOISE = ("__MACOSX/", ".DS_Store")
 
@@ -60,15 +60,16 @@ def unsafe(entry: zipfile.ZipInfo) -> str | None:
         The reason and fix for a path that leaves the folder, a symbolic link or an entry
         larger than ``DS4023_MAX_SUBMISSION_MB``; None for an ordinary file.
     """
+    max_mb = settings.get("DS4023_MAX_SUBMISSION_MB")
     name = entry.filename
     parts = PurePosixPath(name.replace("\\", "/")).parts
     if name.startswith(("/", "\\")) or ".." in parts or (parts and ":" in parts[0]):
         return "its path leaves the target folder ('..' or absolute): a damaged or hostile zip"
     if stat.S_ISLNK(entry.external_attr >> 16):
         return "a symbolic link, not a file: links are never followed; ask for the file itself"
-    if entry.file_size > MAX_MB * 1e6:
+    if entry.file_size > max_mb * 1e6:
         return (
-            f"{entry.file_size / 1e6:.0f} MB, over the {MAX_MB:g} MB limit "
+            f"{entry.file_size / 1e6:.0f} MB, over the {max_mb:g} MB limit "
             "(DS4023_MAX_SUBMISSION_MB): ask the student to clear the notebook's outputs"
         )
     return None
@@ -76,11 +77,12 @@ def unsafe(entry: zipfile.ZipInfo) -> str | None:
 
 def read_entry(zip_path: Path, name: str) -> bytes:
     """Read one entry, never more than the size limit (a zip may lie about sizes)."""
-    limit = int(MAX_MB * 1e6)
+    max_mb = settings.get("DS4023_MAX_SUBMISSION_MB")
+    limit = int(max_mb * 1e6)
     with zipfile.ZipFile(zip_path) as zf, zf.open(name) as fh:
         data = fh.read(limit + 1)
     if len(data) > limit:
-        raise ValueError(f"over the {MAX_MB:g} MB limit once unpacked")
+        raise ValueError(f"over the {max_mb:g} MB limit once unpacked")
     return data
 
 

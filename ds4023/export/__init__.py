@@ -14,7 +14,7 @@ from pathlib import Path
 from nbgrader.plugins import ExportPlugin
 from traitlets import Bool, Unicode
 
-from ds4023 import COURSE_ROOT
+from ds4023.settings import COURSE_ROOT
 
 
 class LmsExport(ExportPlugin):
@@ -48,7 +48,7 @@ class LmsExport(ExportPlugin):
             ValueError: not exactly one assignment was named.
         """
         from ds4023.export.grades import build_table, summary_lines
-        from ds4023.grading_state import atomic_write_text
+        from ds4023.files import atomic_write_text
 
         if len(self.assignment) != 1:
             raise ValueError(f"name one assignment to export (got {list(self.assignment)})")
@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     from traitlets.config import Config
 
     from ds4023.collect.roster import RosterError
-    from ds4023.course_dir import GradingError, load_course
     from ds4023.export.feedback_zip import write_feedback_zip
-    from ds4023.gradebook_io import GradebookError, database_problem, ensure_alembic_on_path
+    from ds4023.grading.course import GradingError, load_course
+    from ds4023.grading.gradebook import GradebookError, database_problem, ensure_alembic_on_path
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lms", required=True, choices=["canvas", "moodle"])

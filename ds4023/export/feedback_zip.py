@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from ds4023.collect import read_manifest
-from ds4023.grading_state import atomic_write_bytes
+from ds4023.files import atomic_write_bytes
 
 #: A fixed time for every entry, so the same pages give the same zip bytes.
 _STAMP = (2020, 1, 1, 0, 0, 0)

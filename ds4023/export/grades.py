@@ -71,8 +71,8 @@ def build_table(course_root: Path, assignment: str, final: bool = False) -> LmsT
         ds4023.collect.roster.RosterError: roster.csv is missing or wrong.
         ds4023.gradebook_io.GradebookError: the assignment is not in the gradebook.
     """
-    from ds4023 import report
-    from ds4023.course_dir import load_course
+    from ds4023.grading.course import load_course
+    from ds4023.report import grades as report
 
     people = read_roster(Path(course_root) / "roster.csv")
     parts, rows = report.collect(course_root, assignment)

@@ -7,8 +7,8 @@ evaluates through Jupyter's ``user_expressions`` (never through the student's in
 transformers) after the cell's visible part ran. ``run`` reads the cases of that test from
 ``ds4023_inputs.npz`` (written by the grader), calls the student's functions on copies of the
 inputs, and returns a :class:`Record` of plain numbers and arrays. The grader judges it
-(``ds4023.judge``) in a process the kernel cannot see, so anything the student's code does to
-this module can only change the numbers it claims, never how they are judged.
+(``ds4023.grading.judge``) in a process the kernel cannot see, so anything the student's code
+does to this module can only change the numbers it claims, never how they are judged.
 
 Written by hand because no library turns "call these functions on these inputs inside a
 Jupyter kernel and hand back the results as data" into one call; it depends on the standard

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import loadmat
 
-from ds4023.judge import RIGHT, Results, Verdict, digest, settle, worst
+from ds4023.grading.judge import RIGHT, Results, Verdict, digest, settle, worst
 
 SMALL = (3, 5, 3)
 FULL = (400, 25, 10)

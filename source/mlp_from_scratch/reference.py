@@ -4,30 +4,21 @@ nbgrader's release leaves this file out (``CourseDirectory.ignore`` in nbgrader_
 the grader never copies it where a student's kernel could read it. ``build`` makes the inputs
 the hidden tests run the student's functions on (the same inputs, drawn from the same seeds, as
 the hidden tests that ran inside the notebook before); ``judge`` scores what came back. A test
-cell passes when its visible check would pass (the same checks of ``mlp_checks.py``, weighed
-here on the recorded results) and its hidden test passes; there is no partial credit.
+cell passes when its visible check would pass (the same checks of
+``mlp_from_scratch_checks.py``, weighed here on the recorded results) and its hidden test
+passes; there is no partial credit.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from ds4023.judge import RIGHT, NoResult, Results, Verdict, worst
+from ds4023.grading.judge import RIGHT, NoResult, Results, Verdict, load_module, worst
 
-
-def _checks():
-    path = Path(__file__).with_name("mlp_checks.py")
-    spec = importlib.util.spec_from_file_location("mlp_checks_for_judge", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-CHECKS = _checks()
+CHECKS = load_module(Path(__file__).with_name("mlp_from_scratch_checks.py"))
 MESSAGES = CHECKS.MESSAGES
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_T = np.array([[0.0], [1.0], [1.0], [0.0]])
@@ -234,7 +225,7 @@ def build(folder: Path) -> tuple[dict[str, np.ndarray], dict[str, list[dict]]]:
     X_train, X_test, y_train, y_test = digits_split()
     a.update(dg_Xtr=X_train, dg_Xte=X_test, dg_ytr=y_train.astype(float))
     a["dg_yte"] = y_test.astype(float)
-    # the visible checks' small problems (mlp_checks.py)
+    # the visible checks' small problems (mlp_from_scratch_checks.py)
     a["sp_X"], a["sp_y"], a["sp_W1"], a["sp_W2"] = CHECKS.small_problem()
     a["sp_z"] = np.linspace(-4.5, 4.5, 10)
     a["rd_u"] = np.cos(np.arange(1.0, 8.0))

@@ -1,0 +1,1 @@
+"""`make bench`: speed of data, models and grading against the course's limits."""

@@ -1,0 +1,80 @@
+"""The one ``ds4023`` command: a subcommand per pipeline stage, each the stage's own ``main``.
+
+Each subcommand hands its arguments, untouched, to the ``main(argv)`` of the module that
+implements the stage, so ``ds4023 grade --help`` is that stage's own help. Modules are imported
+only when their subcommand runs: ``ds4023 data`` does not load the grader.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+#: subcommand -> (module:function, one line of help). Stages in pipeline order.
+COMMANDS = {
+    "data": ("ds4023.data.build:main", "build data/ (ex4data1.mat from MNIST, ex4weights.mat)"),
+    "release": ("ds4023.release:main", "generate release/ from source/ with nbgrader"),
+    "sample-class": (
+        "ds4023.sample_class.students:main",
+        "write the made-up sample class into submitted/",
+    ),
+    "collect": ("ds4023.collect:main", "unpack a Canvas or Moodle download into submitted/"),
+    "grade": (
+        "ds4023.pipeline:main",
+        "grade everything in submitted/, then feedback pages and reports",
+    ),
+    "feedback": ("ds4023.feedback.pages:main", "(re)build the feedback pages in feedback/"),
+    "report": ("ds4023.report.grades:main", "(re)write reports/: grades CSV, report, charts"),
+    "export": ("ds4023.export:main", "grades (and feedback pages) out to Canvas or Moodle"),
+    "settings": ("ds4023.settings:main", "print every DS4023_* setting and its value"),
+}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """DS4023 course package: data -> release -> grade -> feedback -> report."""
+
+
+def _forwarding(name: str, target: str, summary: str) -> click.Command:
+    """A subcommand that passes its arguments to ``target`` and exits with its status."""
+
+    @click.pass_context
+    def run(ctx: click.Context) -> None:
+        module, function = target.split(":")
+        status = getattr(importlib.import_module(module), function)(list(ctx.args))
+        ctx.exit(status or 0)
+
+    return click.Command(
+        name,
+        callback=run,
+        help=f"{summary} (`ds4023 {name} --help` for its options).",
+        short_help=summary,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
+
+
+for _name, (_target, _summary) in COMMANDS.items():
+    cli.add_command(_forwarding(_name, _target, _summary))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``ds4023`` command line.
+
+    Args:
+        argv: the arguments after ``ds4023`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status of the subcommand (0 on success).
+    """
+    try:
+        cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="ds4023")
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""nbgrader preprocessor for feedback: the grade in the course's terms, no grader paths, local MathJax."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.utils import is_grade, is_solution
+from traitlets import Bool, Unicode
+
+from ds4023 import course_terms
+from ds4023.settings import COURSE_ROOT
+
+#: MathJax 2's configuration (the one jupyter_server_mathjax ships) and its Safe extension.
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+#: Where pages find the local MathJax: feedback/<student>/<assignment>/<notebook>.html.
+MATHJAX_URL = f"../../_static/mathjax/MathJax.js?config={MATHJAX_CONFIG}"
+
+
+_SEGMENT = r"[^\s'\"()<>:,;\x1b/]+"
+#: The grader's scratch course (its student/assignment folder included) and installed packages.
+_GRADER_PATHS = [
+    (
+        re.compile(
+            rf"/(?:{_SEGMENT}/)*ds4023-grade-{_SEGMENT}"
+            rf"(?:/(?:autograded|submitted|source)/{_SEGMENT}/{_SEGMENT})?"
+        ),
+        "<grader>",
+    ),
+    (re.compile(rf"/(?:{_SEGMENT}/)*(?:site|dist)-packages"), "<python>"),
+]
+
+
+def _prefixes(extra: tuple[str, ...]) -> list[tuple[re.Pattern, str]]:
+    named = [
+        (sysconfig.get_paths().get("stdlib", ""), "<python>"),
+        (sys.prefix, "<python>"),
+        (sys.base_prefix, "<python>"),
+        (sys.exec_prefix, "<python>"),
+        (str(COURSE_ROOT), "<course>"),
+        *((p, "<course>") for p in extra),
+        (tempfile.gettempdir(), "<tmp>"),
+        (os.path.expanduser("~"), "<home>"),
+    ]
+    found = {}
+    for path, name in named:
+        for variant in {path, os.path.realpath(path)} if path else ():
+            if len(variant) > 1:  # never "/"
+                found.setdefault(variant.rstrip("/"), name)
+    return [
+        (re.compile(re.escape(p) + r"(?=[/\s'\"():,;\x1b]|\Z)"), name)
+        for p, name in sorted(found.items(), key=lambda item: -len(item[0]))
+    ]
+
+
+def hide_grader_paths(text: str, extra: tuple[str, ...] = ()) -> str:
+    """Replace paths of the grading machine in a message or traceback by a short placeholder.
+
+    The grader's scratch course (``/tmp/ds4023-grade-.../autograded/<student>/<assignment>``)
+    becomes ``<grader>``, the installed packages (``.../site-packages``) and the interpreter's
+    folders ``<python>``, the course directory ``<course>``, the temporary directory ``<tmp>``
+    and the home directory ``<home>``; file names below them stay.
+
+    Args:
+        text: any text from an output.
+        extra: more folders to hide as ``<course>`` (e.g. the course directory of a copy).
+
+    Returns:
+        The text without those paths.
+    """
+    for pattern, name in _GRADER_PATHS + _prefixes(extra):
+        text = pattern.sub(name, text)
+    return text
+
+
+def _hide_paths_in_outputs(cell, extra: tuple[str, ...]) -> None:
+    for out in cell.get("outputs", []):
+        if out.output_type == "error":
+            out.evalue = hide_grader_paths(str(out.get("evalue", "")), extra)
+            out.traceback = [hide_grader_paths(line, extra) for line in out.get("traceback", [])]
+        elif out.output_type == "stream":
+            out.text = hide_grader_paths(out.text, extra)
+        elif "data" in out:
+            for mime, value in out.data.items():
+                if mime.startswith("text/") and isinstance(value, str):
+                    out.data[mime] = hide_grader_paths(value, extra)
+
+
+def install_mathjax(feedback_dir: Path) -> str:
+    """Copy MathJax (from the ``jupyter_server_mathjax`` package) to ``feedback/_static/``.
+
+    Copied once per version (``_static/mathjax/.version``), through a temporary folder, so
+    pages never load MathJax from the internet.
+
+    Args:
+        feedback_dir: the course's feedback folder.
+
+    Returns:
+        The URL of MathJax relative to a page, or "" when no local MathJax is installed.
+    """
+    try:
+        import jupyter_server_mathjax
+
+        version = importlib.metadata.version("jupyter_server_mathjax")
+    except (ImportError, importlib.metadata.PackageNotFoundError):
+        return ""
+    src = Path(jupyter_server_mathjax.__file__).resolve().parent / "static"
+    if not (src / "MathJax.js").is_file():
+        return ""
+    dest = Path(feedback_dir) / "_static" / "mathjax"
+    stamp = dest / ".version"
+    try:
+        if stamp.is_file() and stamp.read_text().strip() == version:
+            return MATHJAX_URL
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".mathjax-", dir=dest.parent))
+        shutil.copytree(src, staging, dirs_exist_ok=True)
+        (staging / ".version").write_text(version)
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(staging, dest)
+    except OSError:
+        if not stamp.is_file():
+            return ""
+    return MATHJAX_URL
+
+
+class CourseFeedback(Preprocessor):
+    """The page in the course's terms, without the grading machine's paths.
+
+    Runs after nbgrader's ``GetGrades``. Puts into ``resources["ds4023"]``: ``grade``, the
+    submission's grade as :func:`ds4023.course_terms.course_grade` words it (core, optional,
+    written, "awaiting grading" while a person has not scored every written answer);
+    ``labels``, grade_id -> the part's name in the README's table; ``pending``, the grade_ids
+    nobody has graded yet. Replaces the grader's paths in every output
+    (:func:`hide_grader_paths`) and points ``mathjax_url`` at a local MathJax
+    (:func:`install_mathjax`), or at nothing.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def _course(self) -> dict:
+        section = self.config.get("CourseDirectory", {})
+        return {
+            "root": Path(section.get("root") or COURSE_ROOT),
+            "course_id": section.get("course_id") or "ds4023",
+            "feedback": section.get("feedback_directory") or "feedback",
+        }
+
+    def preprocess(self, nb, resources):
+        course = self._course()
+        extra = (str(course["root"]),)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                _hide_paths_in_outputs(cell, extra)
+        resources["mathjax_url"] = install_mathjax(course["root"] / course["feedback"])
+        info = resources.get("nbgrader", {})
+        if not {"db_url", "assignment", "student"} <= set(info):
+            return nb, resources
+        table = course_terms.parts(course["root"], info["assignment"])
+        scores, maxima, pending, penalty = {}, {}, [], 0.0
+        try:
+            with Gradebook(info["db_url"], course["course_id"]) as gb:
+                sub = gb.find_submission(info["assignment"], info["student"])
+                for notebook in sub.notebooks:
+                    penalty += notebook.late_submission_penalty or 0.0
+                    for g in notebook.grades:
+                        maxima[g.name] = g.max_score
+                        ungraded = g.auto_score is None and g.manual_score is None
+                        scores[g.name] = None if ungraded else g.score
+                        if ungraded:
+                            pending.append(g.name)
+        except MissingEntry:
+            return nb, resources
+        grade = course_terms.course_grade(table, scores, maxima).text()
+        if penalty > 0:
+            grade += f", late penalty -{penalty:g}"
+        resources["ds4023"] = {
+            "grade": grade,
+            "labels": {gid: part.label for gid, part in table.items()},
+            "pending": pending,
+        }
+        return nb, resources
+
+

@@ -1,0 +1,113 @@
+"""nbgrader preprocessor for feedback: the source of hidden tests, and outputs quoting it, removed."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.utils import is_grade, is_solution
+from traitlets import Bool, Unicode
+
+from ds4023 import course_terms
+from ds4023.settings import COURSE_ROOT
+
+#: What replaces each hidden-test region in the feedback.
+PLACEHOLDER = "# [hidden tests: not shown]"
+#: What replaces an output line that quotes a hidden test.
+REDACTED = "[line of a hidden test removed]"
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _strip_hidden(source: str, begin: str, end: str) -> tuple[str, list[str]]:
+    kept, hidden, inside = [], [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            kept.append(line[: len(line) - len(line.lstrip())] + PLACEHOLDER)
+        elif end in line:
+            inside = False
+        elif inside:
+            hidden.append(line.strip())
+        else:
+            kept.append(line)
+    return "\n".join(kept), [h for h in hidden if len(h) >= 6]
+
+
+def _redact(text: str, hidden: list[str]) -> str:
+    lines = text.split("\n")
+    return "\n".join(
+        REDACTED if any(h in _ANSI.sub("", ln) for h in hidden) else ln for ln in lines
+    )
+
+
+class HideHiddenTests(Preprocessor):
+    """Replace hidden-test regions by a placeholder and scrub what any output quotes of them.
+
+    In every test cell that held a hidden region: the region becomes one placeholder line;
+    error tracebacks shrink to the exception type and message (IPython tracebacks quote the
+    failing source lines); and any output line still quoting a hidden line is replaced. In
+    every other cell, output lines quoting a line of any hidden region are replaced too: a
+    student's cell could print what it caught of a hidden test that called its code.
+    """
+
+    #: on by default: nbgrader's GenerateFeedback registers its preprocessors without enabling
+    enabled = Bool(True).tag(config=True)
+    begin_test_delimeter = Unicode(ClearHiddenTests.begin_test_delimeter.default_value).tag(
+        config=True
+    )
+    end_test_delimeter = Unicode(ClearHiddenTests.end_test_delimeter.default_value).tag(config=True)
+
+    def _is_test(self, cell) -> bool:
+        return (
+            is_grade(cell)
+            and not is_solution(cell)
+            and cell.cell_type == "code"
+            and self.begin_test_delimeter in cell.source
+        )
+
+    def preprocess(self, nb, resources):
+        begin, end = self.begin_test_delimeter, self.end_test_delimeter
+        self._all_hidden = [
+            line
+            for cell in nb.cells
+            if self._is_test(cell)
+            for line in _strip_hidden(cell.source, begin, end)[1]
+        ]
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        if not self._is_test(cell):
+            if cell.cell_type == "code" and getattr(self, "_all_hidden", None):
+                _redact_outputs(cell, self._all_hidden, shrink_tracebacks=False)
+            return cell, resources
+        cell.source, hidden = _strip_hidden(
+            cell.source, self.begin_test_delimeter, self.end_test_delimeter
+        )
+        _redact_outputs(cell, hidden, shrink_tracebacks=True)
+        return cell, resources
+
+
+def _redact_outputs(cell, hidden: list[str], shrink_tracebacks: bool) -> None:
+    for out in cell.get("outputs", []):
+        if out.output_type == "error":
+            out.evalue = _redact(_ANSI.sub("", out.evalue), hidden)
+            if shrink_tracebacks:
+                out.traceback = [f"{out.ename}: {out.evalue}"]
+            else:
+                out.traceback = [_redact(line, hidden) for line in out.traceback]
+        elif out.output_type == "stream":
+            out.text = _redact(out.text, hidden)
+        elif "data" in out:
+            for mime, value in out.data.items():
+                if mime.startswith("text/") and isinstance(value, str):
+                    out.data[mime] = _redact(value, hidden)
+
+

@@ -1,0 +1,1 @@
+"""The nbgrader preprocessors the grader adds or replaces, one per module."""

@@ -1,0 +1,1 @@
+"""Stage 6, report: the grades CSV, the Markdown report and its charts."""

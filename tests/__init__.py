@@ -1,0 +1,1 @@
+"""The course package's tests; `make test` runs them all, `make test-fast` the quick tier."""

@@ -1,0 +1,1 @@
+"""The hostile corpus: cheating and honest-but-unusual submissions generated from source/."""

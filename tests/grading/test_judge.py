@@ -1,0 +1,212 @@
+"""Tests for the judge: records read defensively, the partial-credit rule, verdicts in cells."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import numpy as np
+import pytest
+from nbgrader.utils import determine_grade
+
+from ds4023 import probe
+from ds4023.grading.judge import RIGHT, NoResult, Results, Verdict, settle, worst
+from ds4023.grading.preprocessors.execute import probe_expression
+from ds4023.grading.preprocessors.judge_hidden_tests import apply_verdict
+
+MESSAGES = {"cost_not_divided_by_m": "The cost is m times too large."}
+#: 64 MiB of zeros, compressed to about 64 KiB, claimed to be 10 numbers.
+_BOMB = __import__("base64").b64encode(__import__("zlib").compress(bytes(2**26), 9)).decode()
+
+
+def _record(**cases) -> dict:
+    """A record as the kernel sends it (through JSON), from case id -> value or exception."""
+    out = {}
+    for name, value in cases.items():
+        if isinstance(value, Exception):
+            out[name] = {"error": f"{type(value).__name__}: {value}"}
+        else:
+            out[name] = {"value": probe.encode(value)}
+    return json.loads(json.dumps({"v": 1, "grade_id": "t", "cases": out}))
+
+
+def _test_cell(source: str = '"""Test?"""\ncheck()', points: float = 10) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "locked": True,
+        "grade_id": "t",
+        "points": points,
+        "schema_version": 3,
+    }
+    return cell
+
+
+def test_results_decode_arrays_tuples_and_scalars():
+    """Do arrays, tuples of arrays and scalars come back as the kernel computed them?"""
+    got = Results(_record(a=np.arange(6.0).reshape(2, 3), pair=(1.5, np.ones(3)), x=2))
+    assert np.array_equal(got.array("a"), np.arange(6.0).reshape(2, 3))
+    first, second = got.parts("pair", 2)
+    assert first.shape == () and float(first) == 1.5 and np.array_equal(second, np.ones(3))
+    assert got.array("x").shape == () and got.parts("a", 2) is None
+
+
+@pytest.mark.parametrize(
+    "entry, why",
+    [
+        ({"error": "ValueError: shapes"}, "ValueError: shapes"),
+        ({"value": {"shape": [3], "data": "bm90IHpsaWI="}}, "malformed"),
+        ({"value": {"shape": [1000], "data": ""}}, "malformed"),
+        ("not a dict", "no result for 'c'"),
+        ({"value": {"shape": [2**30], "data": ""}}, "malformed"),
+        ({"value": {"shape": [10], "data": _BOMB}}, "malformed"),
+    ],
+)
+def test_broken_or_failed_results_are_no_result_with_a_reason(entry, why):
+    """Does a failing, forged or malformed result read as missing, with a reason, never raise?"""
+    got = Results({"cases": {"c": entry}})
+    assert got.array("c") is None and why in got.error("c")
+    with pytest.raises(NoResult):
+        got.value("c")
+
+
+def test_no_record_says_why():
+    """Does a test with no record give the reason the grader recorded?"""
+    got = Results(None, "the hidden test could not run (KeyboardInterrupt: )")
+    assert got.array("anything") is None
+    assert got.error("anything") == "the hidden test could not run (KeyboardInterrupt: )"
+
+
+def test_worst_broadcasts_and_treats_nan_and_bad_shapes_as_infinite():
+    """Is the largest difference a plain float, infinite for NaN or shapes that do not fit?"""
+    assert worst([1.0, 2.0], [1.0, 2.5]) == 0.5
+    assert worst(np.ones(3), 1.0) == 0.0
+    assert worst([np.nan], [np.nan]) == np.inf
+    assert worst(np.ones(3), np.ones(4)) == np.inf
+
+
+@pytest.mark.parametrize(
+    "kinds, data_ok, want",
+    [
+        (["right", "right"], True, RIGHT),
+        (["right", "right"], False, Verdict(0.5, "data note", "notebook_data")),
+        (
+            ["cost_not_divided_by_m"] * 2,
+            True,
+            Verdict(0.5, "The cost is m times too large.", "cost_not_divided_by_m"),
+        ),
+        (
+            ["wrong forward_propagate", "right"],
+            True,
+            Verdict(
+                0.5,
+                "cost itself is right; the mistake is in forward_propagate, which it builds on.",
+            ),
+        ),
+        (["right", "wrong"], True, Verdict(0.0, "cost is wrong for case two")),
+        (
+            ["cost_not_divided_by_m", "wrong forward_propagate"],
+            True,
+            Verdict(0.0, "cost is wrong for case one"),
+        ),
+        (["cost_not_divided_by_m"] * 2, False, Verdict(0.0, "cost is wrong for case one")),
+    ],
+)
+def test_settle_gives_half_credit_for_exactly_one_known_slip(kinds, data_ok, want):
+    """Is half credit given for one known slip (with the data right), else 0 or full?"""
+    got = settle(kinds, ["case one", "case two"], "cost", MESSAGES, data_ok, "data note")
+    assert got == want
+
+
+def test_settle_names_the_students_error():
+    """Does a case that raised name the student's error in the message?"""
+    got = settle(["wrong"], ["the given weights"], "cost", {}, errors=["TypeError: bad"])
+    assert got.message == "cost is wrong for the given weights: TypeError: bad"
+
+
+@pytest.mark.parametrize(
+    "verdict, score, text",
+    [
+        (RIGHT, 10.0, None),
+        (Verdict(0.5, "One slip."), 5.0, "Partial credit: 5 of 10 points. One slip.\n"),
+        (Verdict(0.0, "Wrong."), 0.0, "0 of 10 points: Wrong.\n"),
+    ],
+)
+def test_the_verdict_is_the_score_nbgrader_reads_whatever_the_cell_printed(verdict, score, text):
+    """Does nbgrader read the judge's score even when the student's code raised or faked one?"""
+    cell = _test_cell()
+    cell.outputs = [
+        nbformat.v4.new_output("execute_result", data={"text/plain": "10"}, execution_count=1),
+        nbformat.v4.new_output("error", ename="AssertionError", evalue="x", traceback=[]),
+        nbformat.v4.new_output("stream", name="stderr", text="boom"),
+    ]
+    assert apply_verdict(cell, verdict) == score
+    assert determine_grade(cell) == (score, 10.0)
+    assert cell.outputs[0].data["text/plain"] == f"{score:g}"
+    assert (cell.outputs[1].text if text else None) == text
+    assert len(cell.outputs) == 4 + bool(text)  # the student's outputs stay, for the feedback
+
+
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        (
+            '"""T?"""\ncheck()\n### BEGIN HIDDEN TESTS\n# why\n'
+            '__import__("p").run("t", globals())\n### END HIDDEN TESTS',
+            '# why\n__import__("p").run("t", globals())',
+        ),
+        ('"""T?"""\n### BEGIN HIDDEN TESTS\nx = 1\nassert x\n### END HIDDEN TESTS', None),
+        ('"""T?"""\ncheck()', None),
+    ],
+)
+def test_only_a_single_expression_region_is_a_probe(source, expected):
+    """Is a hidden region taken as a probe only when it is one expression?"""
+    assert probe_expression(_test_cell(source)) == expected
+
+
+def test_stand_in_gradient_check_differences():
+    """Does the stand-in give exact gradients, scaled as asked (what the judge expects)?"""
+    params = np.sin(np.arange(1.0, 39.0)) / 10
+    for scale, want in ((1.0, 0.0), (1.1, 0.1 / 2.1)):
+        net = probe.StandIn(scale)
+        numeric = np.array(
+            [(net(params + e)[0] - net(params - e)[0]) / 2e-4 for e in np.eye(params.size) * 1e-4]
+        )
+        analytic = net(params)[1]
+        diff = np.linalg.norm(numeric - analytic) / np.linalg.norm(numeric + analytic)
+        assert abs(diff - want) < 1e-9
+
+
+def test_probe_runs_cases_on_copies_and_captures_printing(tmp_path):
+    """Does the probe call the notebook's function on fresh copies, patch globals and restore
+    them, record failures as errors and keep the student's prints out of the output?"""
+    arrays = {"x": np.arange(4.0)}
+    tests = {
+        "t": [
+            {"id": "double", "call": "f", "args": [{"array": "x", "rows": [1, None, 2]}]},
+            {"id": "sized", "call": "g", "args": [], "patch": {"size": 3}},
+            {"id": "broken", "call": "h"},
+            {"id": "value", "value": "obj.attr"},
+        ]
+    }
+    (tmp_path / probe.INPUTS).write_bytes(probe.save_inputs(arrays, tests))
+
+    class Obj:
+        attr = (1.0, 2.0)
+
+    def f(a):
+        print("student output")
+        a *= 2  # changes its own copy only
+        return a
+
+    namespace = {"size": 10, "obj": Obj()}
+    namespace.update(f=f, g=lambda: namespace["size"], h=lambda: 1 / 0)
+    record = probe.run("t", namespace, tmp_path)
+    payload = json.loads(json.dumps(record._repr_mimebundle_()[probe.MIME]))
+    got = Results(payload)
+    assert got.array("double").tolist() == [2.0, 6.0]
+    assert float(got.array("sized")) == 3.0 and namespace["size"] == 10
+    assert got.error("broken") == "ZeroDivisionError: division by zero"
+    assert [float(v) for v in got.parts("value", 2)] == [1.0, 2.0]
+    assert arrays["x"].tolist() == [0.0, 1.0, 2.0, 3.0]

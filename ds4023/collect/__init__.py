@@ -1,8 +1,9 @@
 """Collect a Canvas or Moodle bulk download into submitted/<student>/<assignment>/.
 
-``python -m ds4023.collect --lms canvas --zip submissions.zip --assignment backprop``
-(``make collect LMS=canvas ZIP=... ASSIGNMENT=...``): students are matched through roster.csv,
-which is imported into the gradebook; every entry that is not imported gets one line.
+``ds4023 collect --lms canvas --zip submissions.zip --assignment backprop``
+(``make collect LMS=canvas ZIP=... ASSIGNMENT=...``, ``python -m ds4023.collect``): students
+are matched through roster.csv, which is imported into the gradebook; every entry that is not
+imported gets one line.
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def _grading_lock(root: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ds4023.collect --lms canvas|moodle --zip FILE --assignment A``.
+    """Command line: ``ds4023 collect --lms canvas|moodle --zip FILE --assignment A``.
 
     Returns:
         0 when everything was imported, 1 when some entry was skipped (one line each),

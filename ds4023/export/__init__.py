@@ -1,6 +1,6 @@
 """Grades and feedback out to an LMS: Canvas's gradebook CSV, Moodle's grading worksheet.
 
-``python -m ds4023.export --lms canvas|moodle --assignment A [--final] [--feedback-zip]``
+``ds4023 export --lms canvas|moodle --assignment A [--final] [--feedback-zip]``
 (``make export LMS=... ASSIGNMENT=... [FINAL=1]``) writes ``reports/<A>_<lms>.csv``; the same
 exporters run as nbgrader export plugins (``nbgrader export --exporter=...``).
 """
@@ -72,7 +72,7 @@ def exporter(lms: str) -> type[LmsExport]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m ds4023.export --lms canvas|moodle --assignment A [...]``.
+    """Command line: ``ds4023 export --lms canvas|moodle --assignment A [...]``.
 
     Returns:
         0 when the file is written, 2 with one ``error:`` line when it cannot be.

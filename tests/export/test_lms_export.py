@@ -326,7 +326,7 @@ def test_sample_class_from_canvas_and_moodle_zips_to_lms_csvs(tmp_path, capsys):
     env.pop("DS4023_DB_URL", None)
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "ds4023.pipeline", *base, "--workers", "2", "--quiet"],
+        [sys.executable, "-m", "ds4023.cli", "grade", *base, "--workers", "2", "--quiet"],
         capture_output=True,
         text=True,
         env=env,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook
 
+from ds4023 import release
 from ds4023.collect import CollectError, collect, main, read_manifest
 from ds4023.collect.lms import CanvasCollector, MoodleCollector, Skip
 from ds4023.collect.roster import RosterError, read_roster
@@ -311,27 +311,15 @@ def read_roster_rows():
 
 def test_the_collectors_work_under_nbgrader_zip_collect(course, tmp_path):
     """``nbgrader zip_collect --collector=...CanvasCollector`` uses the same names and roster."""
-    import subprocess
-    import sys
-
     downloaded = course / "downloaded" / ASSIGNMENT / "archive"
     downloaded.mkdir(parents=True)
     write_zip(downloaded / "canvas.zip", [(canvas_name(ROW["blank"], 9), nb("blank"))])
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run(
+    release.run_nbgrader(
         [
-            sys.executable,
-            "-m",
-            "nbgrader",
             "zip_collect",
             ASSIGNMENT,
             "--collector=ds4023.collect.lms.CanvasCollector",
         ],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
+        course,
     )
-    assert proc.returncode == 0, proc.stderr[-2000:]
     assert (course / "submitted" / "blank" / ASSIGNMENT / NOTEBOOK).read_bytes() == nb("blank")

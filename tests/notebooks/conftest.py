@@ -29,3 +29,10 @@ def class_runs(request, folder):
     assignment = request.module.ASSIGNMENT
     notebooks = student_notebooks(assignment)
     return {name: run_student(assignment, nb, folder) for name, nb in notebooks.items()}
+
+
+def pytest_generate_tests(metafunc) -> None:
+    """Parametrize ``mistake`` and ``variant`` from the module's MORE_MISTAKES, OTHER_CORRECT."""
+    for name, table in (("mistake", "MORE_MISTAKES"), ("variant", "OTHER_CORRECT")):
+        if name in metafunc.fixturenames:
+            metafunc.parametrize(name, sorted(getattr(metafunc.module, table)))

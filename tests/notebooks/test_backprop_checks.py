@@ -20,13 +20,16 @@ from ds4023.sample_class.backprop import DIAGNOSES, STUDENTS
 from ds4023.sample_class.students import Edit
 from tests.helpers import COURSE_ROOT
 from tests.helpers.notebook_cells import (
-    diagnosis_problems,
     fingerprint_problems,
     named_mistakes,
     run_student,
-    run_variant,
     source_dir,
-    visible_output,
+)
+from tests.notebooks.shared_checks_tests import (  # noqa: F401  (collected here too)
+    test_correct_student_passes_every_check,
+    test_each_sample_mistake_is_named_once_in_a_one_line_error,
+    test_further_mistakes_are_named_mistakes,
+    test_other_correct_solutions_pass_without_a_message,
 )
 
 ASSIGNMENT = "backprop"
@@ -82,19 +85,6 @@ def test_stored_fingerprints_are_those_of_the_solution_and_the_mistakes(class_ru
         "grad_penalty"
     ]
     assert fingerprint_problems(found, checks.FINGERPRINTS) == []
-
-
-def test_each_sample_mistake_is_named_once_in_a_one_line_error(class_runs, checks):
-    """Does each sample student's visible output name exactly their own mistake, once, in the
-    one line its cell's error shows, with nothing printed on stdout or stderr?"""
-    assert diagnosis_problems(class_runs, checks, DIAGNOSES, TEST_CELLS) == {}
-
-
-def test_correct_student_passes_every_check(class_runs):
-    """Does the reference solution pass every visible test without any output at all?"""
-    run = class_runs["correct"]
-    shown = {c: (run.cells[c].error, run.cells[c].stdout, run.cells[c].stderr) for c in TEST_CELLS}
-    assert {c: out for c, out in shown.items() if out != (None, "", "")} == {}
 
 
 def test_passing_gradient_checking_test_hides_the_students_print(class_runs, checks, capsys):
@@ -165,15 +155,6 @@ MORE_MISTAKES = {
 }
 
 
-@pytest.mark.parametrize("mistake", sorted(MORE_MISTAKES))
-def test_further_mistakes_arenamed_mistakes(folder, mistake):
-    """Does a check name the other common mistakes it knows, and only in the right cell?"""
-    cell, edit = MORE_MISTAKES[mistake]
-    run = run_variant(ASSIGNMENT, folder, mistake, edit)
-    assert named_mistakes(run.checks, visible_output(run, [cell])) == {mistake}
-    assert named_mistakes(run.checks, visible_output(run, TEST_CELLS)) <= {mistake}
-
-
 #: Correct solutions written differently from the source's (none may get a message).
 OTHER_CORRECT = {
     "cost with log(h)": Edit(
@@ -200,14 +181,6 @@ OTHER_CORRECT = {
         "        J = J + reg_lambda * (theta[:, 1:] ** 2).sum() / m / 2",
     ),
 }
-
-
-@pytest.mark.parametrize("variant", sorted(OTHER_CORRECT))
-def test_other_correct_solutions_pass_without_a_message(folder, variant):
-    """Does a correct solution written another way pass every check, naming nothing?"""
-    run = run_variant(ASSIGNMENT, folder, re.sub(r"\W+", "_", variant), OTHER_CORRECT[variant])
-    assert {c: run.cells[c].error for c in TEST_CELLS if run.cells[c].error} == {}
-    assert named_mistakes(run.checks, visible_output(run, TEST_CELLS)) == set()
 
 
 def test_training_check_names_label_mistakes(checks, class_runs):

@@ -8,6 +8,7 @@ from nbgrader.preprocessors import GetGrades
 
 from ds4023.feedback import CourseFeedback, HideHiddenTests
 from ds4023.feedback_safety import SafeFeedbackExporter
+from ds4023.grading_late import configure_late_penalty
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
@@ -37,6 +38,10 @@ DB_URL = os.environ.get("DS4023_DB_URL") or f"sqlite:///{HERE / 'gradebook.db'}"
 if DB_URL.startswith("postgresql://"):
     DB_URL = "postgresql+psycopg2://" + DB_URL[len("postgresql://") :]
 c.CourseDirectory.db_url = DB_URL
+
+# Late work (due dates live in the gradebook: `nbgrader db assignment add A --duedate=...`):
+# DS4023_LATE_PENALTY = none (default), zero (nbgrader's LateSubmissionPlugin), N% or N%/h.
+configure_late_penalty(c, os.environ.get("DS4023_LATE_PENALTY"))
 
 # nbgrader's default of 30 s per cell is too short for the TNC training cell (about a
 # minute with a plain loop), yet an infinite loop must still be cut off.

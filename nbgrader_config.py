@@ -39,6 +39,12 @@ if DB_URL.startswith("postgresql://"):
     DB_URL = "postgresql+psycopg2://" + DB_URL[len("postgresql://") :]
 c.CourseDirectory.db_url = DB_URL
 
+# nbgrader's exchange (release_assignment, collect, release_feedback; students' fetch and submit
+# read the same root from their own config): DS4023_EXCHANGE, else nbgrader's default
+# /usr/local/share/nbgrader/exchange. `python -m ds4023.collect.exchange init` creates it.
+if os.environ.get("DS4023_EXCHANGE"):
+    c.Exchange.root = os.environ["DS4023_EXCHANGE"]
+
 # Late work (due dates live in the gradebook: `nbgrader db assignment add A --duedate=...`):
 # DS4023_LATE_PENALTY = none (default), zero (nbgrader's LateSubmissionPlugin), N% or N%/h.
 configure_late_penalty(c, os.environ.get("DS4023_LATE_PENALTY"))

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from traitlets import Bool, Unicode
 
 from ds4023 import COURSE_ROOT, course_terms, gradebook_io
+from ds4023.collect import exchange
 from ds4023.course_dir import GradingError, load_course
 from ds4023.feedback_safety import SafeFeedbackExporter
 from ds4023.grading_state import STATE_DIR, GradingState, atomic_write_text
@@ -406,6 +407,7 @@ def generate_feedback(
             memo[memo_key] = key
             atomic_write_text(memo_path, json.dumps(memo, indent=1, sort_keys=True))
             written.append(target)
+        exchange.prepare_release_feedback(coursedir, student, assignment)
     return written
 
 

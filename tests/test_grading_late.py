@@ -90,14 +90,15 @@ def test_hours_late_never_rounds_lateness_away():
 def test_late_submission_is_marked_and_penalised_in_gradebook_csv_and_report(
     tmp_path_factory, tmp_path
 ):
-    """Graded with a due date in the gradebook and 10%/h: is the one submitted 2 h late marked
-    in the CSV and the report, with 20 % of its score off, and the one on time untouched?"""
+    """Graded with a due date in the gradebook and 10%/h: is the one submitted 1.5 h late marked
+    in the CSV and the report, with 20 % (two started hours) of its score off, and the one on
+    time untouched?"""
     course = tmp_path / "course"
     shutil.copytree(released_template(tmp_path_factory), course)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "ds4023") as gb:
         gb.update_or_create_assignment(ASSIGNMENT, duedate="2026-03-01 10:00:00 UTC")
     release = course / "release" / ASSIGNMENT
-    stamps = {"ontime": "2026-03-01 09:30:00.000000 UTC", "late": "2026-03-01 12:00:00.5 UTC"}
+    stamps = {"ontime": "2026-03-01 09:30:00.000000 UTC", "late": "2026-03-01 11:30:00.000000 UTC"}
     for student, stamp in stamps.items():
         folder = course / "submitted" / student / ASSIGNMENT
         folder.mkdir(parents=True)
@@ -113,21 +114,21 @@ def test_late_submission_is_marked_and_penalised_in_gradebook_csv_and_report(
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "ds4023") as gb:
         late = gb.find_submission(ASSIGNMENT, "late")
         ontime = gb.find_submission(ASSIGNMENT, "ontime")
-        assert late.total_seconds_late == pytest.approx(2 * HOUR + 0.5)
+        assert late.total_seconds_late == pytest.approx(1.5 * HOUR)
         assert ontime.total_seconds_late == 0
-        scored = late.score + late.late_submission_penalty
+        scored = late.score  # nbgrader keeps the score and the penalty apart
         assert late.late_submission_penalty == pytest.approx(0.2 * scored) and scored > 0
         assert ontime.late_submission_penalty == 0
     rows = {
         r["student"]: r
         for r in csv.DictReader(io.StringIO((course / "reports" / "toy_grades.csv").read_text()))
     }
-    assert rows["late"]["hours_late"] == "2.00" and rows["ontime"]["hours_late"] == "0"
+    assert rows["late"]["hours_late"] == "1.50" and rows["ontime"]["hours_late"] == "0"
     assert float(rows["late"]["late_penalty"]) == pytest.approx(0.2 * scored)
     assert float(rows["late"]["total"]) == pytest.approx(0.8 * scored)
     assert float(rows["ontime"]["total"]) == pytest.approx(scored)
     text = (course / "reports" / "toy.md").read_text()
     assert "1 submitted late (1 with a late penalty)." in text
-    assert f"late 2.00 h, penalty {0.2 * scored:g}" in text
+    assert f"late 1.50 h, penalty {0.2 * scored:g}" in text
     ontime_row = next(line for line in text.splitlines() if line.startswith("| ontime |"))
     assert "late" not in ontime_row

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from traitlets import Bool, Unicode
 
 from ds4023 import course_terms
+from ds4023.collect import exchange
 from ds4023.settings import COURSE_ROOT
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading.course import GradingError, load_course, run_or_explain
@@ -150,6 +151,7 @@ def generate_feedback(
             memo[memo_key] = key
             atomic_write_text(memo_path, json.dumps(memo, indent=1, sort_keys=True))
             written.append(target)
+        exchange.prepare_release_feedback(coursedir, student, assignment)
     return written
 
 

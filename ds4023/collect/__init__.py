@@ -1,0 +1,1 @@
+"""Submissions in: nbgrader's exchange (and, beside it, LMS downloads)."""

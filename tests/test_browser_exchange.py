@@ -3,7 +3,7 @@
 The student is a Unix user of their own (``tests/exchange_course.py``) running JupyterLab in
 their home; Debian's chromium, driven by Playwright, lists ``backprop``, fetches it, submits
 it, and after the instructor collected, graded and released the feedback, fetches the
-feedback and finds the link to it. Every wait is on page state; screenshots go to
+feedback, finds the link to it and opens the page. Every wait is on page state; screenshots go to
 ``DS4023_ARTIFACTS`` (else a temporary directory).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -190,3 +191,8 @@ def test_student_fetches_submits_and_gets_feedback_in_the_assignments_tab(
     listing = page.locator(".jp-DirListing-item", has_text=f"{ASSIGNMENT}.html")
     expect(listing).to_be_visible()
     _shoot(page, artifacts, "6f-feedback-in-file-browser", capsys)
+
+    # the page as the student opens it: their grade in the course's terms
+    page.goto(pages[0].as_uri())
+    expect(page.locator("h4.course-grade")).to_contain_text(re.compile(r"core [\d.]+ / 100"))
+    _shoot(page, artifacts, "6g-fetched-feedback-page", capsys)

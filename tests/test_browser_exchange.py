@@ -69,7 +69,9 @@ def world(tmp_path_factory, artifacts: Path) -> Iterator[dict]:
         shared = stack.enter_context(shared_folder())
         ex = shared / "exchange"
         env = instructor_env(ex)
-        instructor(course, env, sys.executable, "-m", "ds4023.release", ASSIGNMENT, "--course", ".")
+        instructor(
+            course, env, sys.executable, "-m", "ds4023.cli", "release", ASSIGNMENT, "--course", "."
+        )
         nbgrader(course, env, "release_assignment", ASSIGNMENT)
         student = create_student(shared / "home", ex)
         stack.callback(remove_student, student)
@@ -170,7 +172,7 @@ def test_student_fetches_submits_and_gets_feedback_in_the_assignments_tab(
 
     # the instructor: collect, grade (the course's grader), release the feedback
     nbgrader(course, env, "collect", ASSIGNMENT)
-    grade = [sys.executable, "-m", "ds4023.pipeline", "--course", ".", "--assignment"]
+    grade = [sys.executable, "-m", "ds4023.cli", "grade", "--course", ".", "--assignment"]
     grade += [ASSIGNMENT, "--workers", "1", "--engine", "local", "--quiet", "--no-report"]
     instructor(course, env, *grade, "--unsafe-no-sandbox")
     nbgrader(course, env, "release_feedback", ASSIGNMENT)

@@ -65,9 +65,11 @@ def test_exchange_round_trip_with_a_second_user(round_trip_world, tmp_path, caps
         steps[name] = time.perf_counter()
 
     # instructor: the student version, the exchange root, the due date, the release
-    instructor(course, env, sys.executable, "-m", "ds4023.release", ASSIGNMENT, "--course", ".")
+    instructor(
+        course, env, sys.executable, "-m", "ds4023.cli", "release", ASSIGNMENT, "--course", "."
+    )
     step("generate")
-    out = instructor(course, env, sys.executable, "-m", "ds4023.collect.exchange", "init")
+    out = instructor(course, env, sys.executable, "-m", "ds4023.cli", "exchange", "init")
     assert str(ex) in out
     assert stat.S_IMODE(ex.stat().st_mode) == exchange.ROOT_MODE
     due = datetime.now(UTC) - LATE_BY
@@ -99,7 +101,8 @@ def test_exchange_round_trip_with_a_second_user(round_trip_world, tmp_path, caps
     grade = [
         sys.executable,
         "-m",
-        "ds4023.pipeline",
+        "ds4023.cli",
+        "grade",
         "--course",
         ".",
         "--assignment",

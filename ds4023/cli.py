@@ -39,14 +39,18 @@ def cli() -> None:
     """DS4023 course package: data -> release -> grade -> feedback -> report."""
 
 
+def _call(target: str, argv: list[str]) -> int:
+    """Run ``module:function`` with ``argv``; its status (None counts as 0)."""
+    module, function = target.split(":")
+    return getattr(importlib.import_module(module), function)(argv) or 0
+
+
 def _forwarding(name: str, target: str, summary: str) -> click.Command:
     """A subcommand that passes its arguments to ``target`` and exits with its status."""
 
     @click.pass_context
     def run(ctx: click.Context) -> None:
-        module, function = target.split(":")
-        status = getattr(importlib.import_module(module), function)(list(ctx.args))
-        ctx.exit(status or 0)
+        ctx.exit(_call(target, list(ctx.args)))
 
     return click.Command(
         name,
@@ -71,8 +75,18 @@ def main(argv: list[str] | None = None) -> int:
     Returns:
         The exit status of the subcommand (0 on success).
     """
+    args = list(argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="ds4023")
+        if args and not args[0].startswith("-"):
+            # A subcommand gets its arguments exactly as typed (click would eat a "--").
+            if args[0] not in COMMANDS:
+                print(
+                    f"ds4023: no such command {args[0]!r} (commands: {', '.join(COMMANDS)})",
+                    file=sys.stderr,
+                )
+                return 2
+            return _call(COMMANDS[args[0]][0], args[1:])
+        cli.main(args=args, prog_name="ds4023")
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return 0

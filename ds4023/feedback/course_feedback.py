@@ -1,4 +1,4 @@
-"""nbgrader preprocessor for feedback: the grade in the course's terms, no grader paths, local MathJax."""
+"""Feedback preprocessor: the grade in the course's terms, no grader paths, a local MathJax."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import re
 import shutil
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from nbgrader.preprocessors import ClearHiddenTests
-from nbgrader.utils import is_grade, is_solution
-from traitlets import Bool, Unicode
+from nbgrader.api import Gradebook, MissingEntry
+from traitlets import Bool
 
 from ds4023 import course_terms
 from ds4023.settings import COURSE_ROOT
@@ -187,5 +187,3 @@ class CourseFeedback(Preprocessor):
             "pending": pending,
         }
         return nb, resources
-
-

@@ -1,22 +1,13 @@
-"""nbgrader preprocessor for feedback: the source of hidden tests, and outputs quoting it, removed."""
+"""Feedback preprocessor: the source of hidden tests, and any output quoting it, removed."""
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
 import re
-import shutil
-import sys
-import sysconfig
-from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade, is_solution
 from traitlets import Bool, Unicode
-
-from ds4023 import course_terms
-from ds4023.settings import COURSE_ROOT
 
 #: What replaces each hidden-test region in the feedback.
 PLACEHOLDER = "# [hidden tests: not shown]"
@@ -109,5 +100,3 @@ def _redact_outputs(cell, hidden: list[str], shrink_tracebacks: bool) -> None:
             for mime, value in out.data.items():
                 if mime.startswith("text/") and isinstance(value, str):
                     out.data[mime] = _redact(value, hidden)
-
-

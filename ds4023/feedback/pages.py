@@ -9,40 +9,31 @@ from __future__ import annotations
 import argparse
 import hashlib
 import html
-import importlib.metadata
 import json
-import os
-import re
-import shutil
 import sys
-import sysconfig
-import tempfile
 from pathlib import Path
 
 import nbformat
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor, Preprocessor
-from nbgrader.api import Gradebook, MissingEntry
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.converters import GenerateFeedback
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-from nbgrader.utils import is_grade, is_solution
-from sqlalchemy.exc import SQLAlchemyError
+from nbgrader.preprocessors import GetGrades
 from tqdm import tqdm
-from traitlets import Bool, Unicode
 
-from ds4023 import course_terms
 from ds4023.collect import exchange
-from ds4023.settings import COURSE_ROOT
-from ds4023.grading import gradebook as gradebook_io
-from ds4023.grading.course import GradingError, load_course, run_or_explain
 from ds4023.feedback.course_feedback import CourseFeedback, hide_grader_paths
 from ds4023.feedback.hide_hidden_tests import HideHiddenTests
 from ds4023.feedback.sanitise import SafeFeedbackExporter
 from ds4023.files import atomic_write_text
+from ds4023.grading import gradebook as gradebook_io
+from ds4023.grading.course import load_course, run_or_explain
 from ds4023.grading.state import STATE_DIR, GradingState
 from ds4023.grading.task import GRADED
+from ds4023.settings import COURSE_ROOT
 
 #: Bump to regenerate every feedback file after a change here.
 FEEDBACK_VERSION = 4
+
+
 def _exporter(cfg, coursedir) -> SafeFeedbackExporter:
     # nbgrader's GenerateFeedback sets up the 'feedback' template and its paths on init
     feedback = GenerateFeedback(coursedir=coursedir, config=cfg)
@@ -167,4 +158,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"wrote {len(pages)} feedback page(s) under {args.course / 'feedback'}")
     return 0
-

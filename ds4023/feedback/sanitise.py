@@ -74,7 +74,7 @@ _ACTIVE_SVG = re.compile(
 )
 _SAFE_GRADE_ID = re.compile(r"[A-Za-z0-9_.\-]+\Z")
 
-#: The course's feedback template (``ds4023/feedback/templates/ds4023_feedback``), built on nbgrader's.
+#: The course's feedback template (``ds4023/feedback/templates/ds4023_feedback``), on nbgrader's.
 TEMPLATE_NAME = "ds4023_feedback"
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NBGRADER_TEMPLATES = (
@@ -190,7 +190,7 @@ class SafeFeedbackExporter(HTMLExporter):
         # ... whose index.html.j2 extends nbgrader's as 'feedback/index.html.j2'
         paths = cfg.get("HTMLExporter", {}).get("extra_template_paths", [])
         cfg.SafeFeedbackExporter.extra_template_paths = [*paths, str(NBGRADER_TEMPLATES)]
-        # no CDN: ds4023.feedback.course_feedback.CourseFeedback points the page at a local copy, or none
+        # no CDN: course_feedback.CourseFeedback points the page at a local copy, or at none
         cfg.SafeFeedbackExporter.mathjax_url = ""
         super().__init__(config=cfg, **kwargs)
         self.skip_svg_encoding = False

@@ -10,6 +10,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from ds4023.feedback.course_feedback import MATHJAX_URL, hide_grader_paths
+from ds4023.feedback.hide_hidden_tests import PLACEHOLDER, REDACTED, HideHiddenTests
+from ds4023.feedback.pages import generate_feedback
+from ds4023.grading.gradebook import grade_table
 from tests.helpers.grading_course import (
     ASSIGNMENT,
     FAILING,
@@ -21,12 +27,6 @@ from tests.helpers.grading_course import (
     hidden_lines,
     nbgrader_env,
 )
-from nbformat.v4 import new_code_cell, new_notebook, new_output
-
-from ds4023.feedback.course_feedback import MATHJAX_URL, hide_grader_paths
-from ds4023.feedback.hide_hidden_tests import PLACEHOLDER, REDACTED, HideHiddenTests
-from ds4023.feedback.pages import generate_feedback
-from ds4023.grading.gradebook import grade_table
 
 pytestmark = pytest.mark.timeout(600)
 

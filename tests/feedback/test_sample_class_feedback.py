@@ -12,14 +12,14 @@ import re
 from pathlib import Path
 
 import pytest
+
 from ds4023.assignments import manifest
+from ds4023.grading import gradebook as gradebook_io
+from ds4023.sample_class.backprop import DIAGNOSES as BACKPROP_DIAGNOSES
+from ds4023.sample_class.students import load_table
 from tests.helpers.notebook_cells import load_checks, source_dir
 from tests.helpers.sample_class_course import graded_sample_class
 from tests.notebooks.test_mlp_from_scratch_checks import DIAGNOSES as MLP_DIAGNOSES
-
-from ds4023.grading import gradebook as gradebook_io
-from ds4023.sample_class.students import load_table
-from ds4023.sample_class.backprop import DIAGNOSES as BACKPROP_DIAGNOSES
 
 pytestmark = pytest.mark.timeout(1800)
 

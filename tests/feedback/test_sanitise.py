@@ -20,13 +20,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from tests.helpers.grading_course import ASSIGNMENT, copy_course, course_env, graded_class, nbgrader_env
 from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors.sanitize import SanitizeHTML
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
 from ds4023.feedback.pages import generate_feedback
 from ds4023.feedback.sanitise import clean_html
+from tests.helpers.grading_course import (
+    ASSIGNMENT,
+    copy_course,
+    course_env,
+    graded_class,
+    nbgrader_env,
+)
 
 pytestmark = pytest.mark.timeout(600)
 

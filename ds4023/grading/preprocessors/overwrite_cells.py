@@ -6,27 +6,14 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import DeduplicateIds, OverwriteCells
 from traitlets import Bool, Dict
 
+from ds4023.grading.preprocessors.deduplicate_ids import DeduplicateCellIds
+
 #: Jupyter tags that change how a cell runs (skipped, or its error ignored): never honoured.
 EXECUTION_TAGS = {"skip-execution", "raises-exception"}
 
 
 class NotThisNotebook(ValueError):
     """The submitted notebook holds none of the cells of the notebook it is graded as."""
-
-
-class DeduplicateCellIds(DeduplicateIds):
-    """nbgrader's DeduplicateIds, leaving a duplicate as a plain cell instead of a broken one.
-
-    nbgrader keeps the last cell of a grade_id and empties the nbgrader metadata of earlier
-    copies to ``{}``, which its own metadata check then rejects ("Outdated schema version"),
-    failing the whole notebook; a copied cell (JupyterLab keeps the metadata) is common.
-    """
-
-    def preprocess_cell(self, cell, resources, index):
-        cell, resources = super().preprocess_cell(cell, resources, index)
-        if cell.metadata.get("nbgrader", None) == {}:
-            del cell.metadata["nbgrader"]
-        return cell, resources
 
 
 class RestoringOverwriteCells(OverwriteCells):

@@ -19,3 +19,36 @@ def course_copy(tmp_path: Path) -> Path:
 def course_without_data(tmp_path: Path) -> Path:
     """A fresh copy of the course whose data has not been built yet."""
     return copy_course(tmp_path / "course", with_data=False)
+
+
+#: The tier of each test module that is not quick, in one place (markers: pyproject.toml).
+#: `make test-fast` leaves out every test marked here; single slow tests carry their own mark.
+TIERS = {
+    "corpus/test_hostile_class.py": ("slow", "sandbox"),
+    "feedback/test_pages.py": ("slow",),
+    "feedback/test_sanitise.py": ("slow",),
+    "feedback/test_sample_class_feedback.py": ("slow", "sandbox"),
+    "grading/runners/test_dask.py": ("slow",),
+    "grading/test_course.py": ("slow", "sandbox"),
+    "grading/test_gradebook_postgres.py": ("slow", "postgres"),
+    "grading/test_intake.py": ("slow",),
+    "grading/test_judge_grading.py": ("slow",),
+    "grading/test_kernel_figures.py": ("slow",),
+    "notebooks/test_backprop_notebook.py": ("slow", "sandbox"),
+    "notebooks/test_mlp_from_scratch_notebook.py": ("slow", "sandbox"),
+    "report/test_grades.py": ("slow",),
+    "sandbox/test_sandbox.py": ("sandbox",),
+    "sandbox/test_unprivileged.py": ("slow", "sandbox"),
+    "test_browser.py": ("slow", "browser"),
+    "test_pipeline.py": ("slow", "sandbox"),
+    "test_pipeline_sample_class.py": ("slow", "sandbox"),
+}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Mark every test of a module listed in TIERS with that module's markers."""
+    here = Path(__file__).parent
+    for item in items:
+        rel = Path(item.fspath).relative_to(here).as_posix()
+        for name in TIERS.get(rel, ()):
+            item.add_marker(getattr(pytest.mark, name))

@@ -91,3 +91,11 @@ def test_the_stage_check_catches_a_late_import(tmp_path: Path) -> None:
         stage_of("ds4023_elsewhere")
     with pytest.raises(AssertionError, match="belongs to no stage"):
         stage_of("ds4023.unplaced_module")
+
+
+def test_every_tier_names_a_test_module():
+    """Does each entry of the tier table name a test module that exists (none renamed away)?"""
+    from tests.conftest import TIERS
+
+    here = COURSE_ROOT / "tests"
+    assert [name for name in TIERS if not (here / name).is_file()] == []

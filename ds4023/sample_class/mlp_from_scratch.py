@@ -64,6 +64,22 @@ STUDENTS: tuple[Student, ...] = (
             ),
         ),
     ),
+    Student(
+        "loss_predict_without_bias",
+        "copies calculate_loss from the classic code (predict with the bias switched off, "
+        "addBias renamed add_bias), which expects X to carry the bias column already",
+        edits=(
+            Edit(
+                "neural_network_class",
+                "        predictions = self.predict(X)\n"
+                "        return float(0.5 * np.sum((predictions - np.atleast_2d(targets)) ** 2))",
+                "        targets = np.atleast_2d(targets)\n"
+                "        predictions = self.predict(X, add_bias=False)\n"
+                "        loss = 0.5 * np.sum((predictions - targets) ** 2)\n"
+                "        return loss",
+            ),
+        ),
+    ),
 )
 
 
@@ -111,6 +127,16 @@ EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
             "fit_partial never calls predict (visible check passes "
             "add_bias=False with the bias already in)",
         ),
+        network_fit_epochs=(0.0, "fit records the loss through calculate_loss, which fails"),
+        xor_two_two_one_learns=(0.0, "fit fails at the first loss: xor_steps is undefined"),
+        xor_without_hidden_layer_fails=(
+            0.0,
+            "fit fails at the first loss: linear_steps is undefined",
+        ),
+        digits_test_accuracy=(0.0, "the digits training cell fails: test_predictions is undefined"),
+    ),
+    "loss_predict_without_bias": _row(
+        network_calculate_loss=(0.0, "X without bias column meets W[0]: shape mismatch, diagnosed"),
         network_fit_epochs=(0.0, "fit records the loss through calculate_loss, which fails"),
         xor_two_two_one_learns=(0.0, "fit fails at the first loss: xor_steps is undefined"),
         xor_without_hidden_layer_fails=(

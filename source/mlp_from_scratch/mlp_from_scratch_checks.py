@@ -90,6 +90,11 @@ MESSAGES: dict[str, str] = {
     "loss_missing_half": (
         "calculate_loss is twice too large: the loss is half of the sum of the squared errors."
     ),
+    "loss_predict_without_bias": (
+        "calculate_loss gets X without the bias column (as fit passes it), so predict must "
+        "append it: call predict with its default add_bias=True, not with add_bias=False "
+        "(addBias=False in the classic code, whose fit appends the column first)."
+    ),
     "sgd_sign": (
         "fit_partial moves the weights uphill: the step subtracts alpha times the gradient "
         "from each weight matrix."
@@ -505,10 +510,32 @@ def _diagnose_predict(cls) -> None:
     raise Mistake("predict gives wrong outputs for given weights: feed forward through every W.")
 
 
+def _wants_bias_column(cls, err: Exception) -> bool:
+    """Does calculate_loss fail (``err``) only because it expects X with the bias column,
+    as in the classic code, while predict itself is right?"""
+    if _problem(_diagnose_predict, cls) is not None:
+        return False
+    if isinstance(err, TypeError) and "'addBias'" in str(err):
+        return True  # the classic code's keyword, for predict(X, addBias=False)
+    X, T = small_network_data()
+    try:
+        loss = _network(cls).calculate_loss(np.c_[X, np.ones(len(X))], T.copy())
+    except Exception:
+        return False
+    return _matches(loss, "loss")
+
+
 def _diagnose_loss(cls) -> None:
     X, T = small_network_data()
     net = _network(cls)
-    loss, _ = _run("calculate_loss", net.calculate_loss, {}, X.copy(), T.copy(), cls=cls)
+    try:
+        loss, _ = _run("calculate_loss", net.calculate_loss, {}, X.copy(), T.copy(), cls=cls)
+    except Mistake:
+        raise
+    except Exception as err:
+        if _wants_bias_column(cls, err):
+            raise Mistake(MESSAGES["loss_predict_without_bias"]) from None
+        raise
     if not isinstance(loss, float | np.floating):
         raise Mistake(f"calculate_loss should return a float, got {type(loss).__name__}.")
     if _matches(loss, "loss"):

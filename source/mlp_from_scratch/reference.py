@@ -348,7 +348,12 @@ def _tests() -> dict[str, list[dict]]:
             }
             for i, layers in enumerate(LOSS_LAYERS)
         ]
-        + [_small_net("small", "calculate_loss", _arr("sn_X"), _arr("sn_T"))],
+        + [
+            _small_net("small", "calculate_loss", _arr("sn_X"), _arr("sn_T")),
+            # the classic code's calculate_loss takes X with the bias column (its fit adds it)
+            _small_net("small_with_bias", "calculate_loss", _arr("sn_Xb"), _arr("sn_T")),
+            _small_net("small_predict", "predict", _arr("sn_X")),
+        ],
         "network_fit_partial_update": [
             {
                 **_call(f"st{i}", "fit_partial", f"st{i}_x", f"st{i}_t"),
@@ -477,7 +482,11 @@ def _predict_cases() -> list[dict]:
 
 # ---------------------------------------------------------------- judgement
 class Fail(Exception):
-    """The test fails; the text says why (student-facing)."""
+    """The test fails; the text says why (student-facing), ``mistake`` the known one if seen."""
+
+    def __init__(self, message: str, mistake: str | None = None) -> None:
+        super().__init__(message)
+        self.mistake = mistake
 
 
 def _need(condition, message: str) -> None:
@@ -801,7 +810,22 @@ def _j_predict(r: Results, a: dict) -> None:
         _need(worst(p3, want[2:3]) < 1e-10, "predict on a single example is wrong")
 
 
+def _loss_wants_bias_column(r: Results) -> bool:
+    """Does calculate_loss fail on X only because it expects the bias column in X (the classic
+    code's predict(X, addBias=False)), while predict is right?"""
+    predicted = r.array("small_predict")
+    if predicted is None or not _matches(predicted, "predict"):
+        return False
+    if r.error("small").startswith("TypeError:") and "'addBias'" in r.error("small"):
+        return True
+    floating = {"builtins.float", "numpy.floating"} & set(r.types("small_with_bias"))
+    return bool(floating) and _matches(r.array("small_with_bias"), "loss")
+
+
 def _j_loss(r: Results, a: dict) -> None:
+    if r.error("small") and _loss_wants_bias_column(r):
+        key = "loss_predict_without_bias"
+        raise Fail(MESSAGES[key], key)
     loss = _value(r, "small")
     floating = "builtins.float" in r.types("small") or "numpy.floating" in r.types("small")
     _need(floating and _matches(loss, "loss"), "calculate_loss is wrong for given weights")
@@ -1000,7 +1024,7 @@ def judge(grade_id: str, results: Results, arrays: dict) -> Verdict:
     try:
         JUDGES[grade_id](results, arrays)
     except Fail as why:
-        return Verdict(0.0, str(why))
+        return Verdict(0.0, str(why), why.mistake)
     except (TypeError, ValueError, IndexError, AttributeError) as err:
         return Verdict(0.0, f"the results do not have the expected form ({type(err).__name__})")
     return RIGHT

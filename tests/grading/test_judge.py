@@ -9,10 +9,26 @@ import numpy as np
 import pytest
 from nbgrader.utils import determine_grade
 
-from ds4023 import probe
-from ds4023.grading.judge import RIGHT, NoResult, Results, Verdict, settle, worst
+from ds4023 import COURSE_ROOT, probe
+from ds4023.grading.judge import (
+    RIGHT,
+    NoResult,
+    Results,
+    Verdict,
+    load_reference,
+    settle,
+    worst,
+)
 from ds4023.grading.preprocessors.execute import probe_expression
 from ds4023.grading.preprocessors.judge_hidden_tests import apply_verdict
+from ds4023.sample_class.students import (
+    Student,
+    cell_key,
+    load_table,
+    release_notebook,
+    student_notebook,
+)
+from tests.notebooks.test_mlp_from_scratch_checks import classic_loss
 
 MESSAGES = {"cost_not_divided_by_m": "The cost is m times too large."}
 #: 64 MiB of zeros, compressed to about 64 KiB, claimed to be 10 numbers.
@@ -210,3 +226,61 @@ def test_probe_runs_cases_on_copies_and_captures_printing(tmp_path):
     assert got.error("broken") == "ZeroDivisionError: division by zero"
     assert [float(v) for v in got.parts("value", 2)] == [1.0, 2.0]
     assert arrays["x"].tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+MLP = COURSE_ROOT / "source" / "mlp_from_scratch"
+#: The grader's diagnosis of a calculate_loss copied from the classic code (seed material).
+CLASSIC_LOSS_DIAGNOSIS = (
+    "calculate_loss gets X without the bias column (as fit passes it), so predict must append "
+    "it: call predict with its default add_bias=True, not with add_bias=False (addBias=False in "
+    "the classic code, whose fit appends the column first)."
+)
+
+
+@pytest.fixture(scope="module")
+def mlp_judge(tmp_path_factory):
+    """mlp_from_scratch's reference module, its arrays, and a folder with the probe's inputs."""
+    folder = tmp_path_factory.mktemp("mlp_probe")
+    module = load_reference(MLP / "reference.py")
+    arrays, tests = module.build(MLP)
+    (folder / probe.INPUTS).write_bytes(probe.save_inputs(arrays, tests))
+    return module, arrays, folder
+
+
+def _mlp_verdict(mlp_judge, grade_id: str, *edits) -> Verdict:
+    """The judge's verdict on a student's NeuralNetwork (the source's solution with ``edits``),
+    from a record the probe made running that class in this process."""
+    module, arrays, folder = mlp_judge
+    source = nbformat.read(MLP / "mlp_from_scratch.ipynb", as_version=4)
+    nb = student_notebook(source, release_notebook(source), Student("s", "s", edits=edits))
+    namespace = {"__name__": "__main__", "np": np}
+    code = next(c.source for c in nb.cells if cell_key(c) == "neural_network_class")
+    exec(compile(code, "<cell>", "exec"), namespace)
+    record = probe.run(grade_id, namespace, folder)
+    payload = json.loads(json.dumps(record._repr_mimebundle_()[probe.MIME]))
+    return module.judge(grade_id, Results(payload), arrays)
+
+
+@pytest.mark.parametrize("keyword", ["add_bias", "addBias"])
+def test_mlp_judge_diagnoses_calculate_loss_copied_from_the_classic_code(mlp_judge, keyword):
+    """Does the grader name the classic code's calculate_loss (predict told not to add the bias
+    column that X lacks) in the hidden test, with no partial credit (the notebook promises
+    none), whichever keyword the student kept?"""
+    students = {s.name: s for s in load_table("mlp_from_scratch").STUDENTS}
+    if keyword == "add_bias":  # the sample student
+        edits = students["loss_predict_without_bias"].edits
+    else:
+        edits = (classic_loss(keyword),)
+    got = _mlp_verdict(mlp_judge, "network_calculate_loss", *edits)
+    assert got == Verdict(0.0, CLASSIC_LOSS_DIAGNOSIS, "loss_predict_without_bias")
+
+
+def test_mlp_judge_blames_a_wrong_predict_on_predict_not_on_calculate_loss(mlp_judge):
+    """Is a calculate_loss that fails because predict never adds the bias column (while the
+    loss of X with the column would be right) not taken for the classic code's slip?"""
+    students = {s.name: s for s in load_table("mlp_from_scratch").STUDENTS}
+    edits = students["predict_without_bias"].edits
+    assert _mlp_verdict(mlp_judge, "network_calculate_loss") == RIGHT
+    got = _mlp_verdict(mlp_judge, "network_calculate_loss", *edits)
+    assert got.fraction == 0.0 and got.mistake is None
+    assert got.message.startswith("small: ValueError: matmul")

@@ -53,6 +53,7 @@ DIAGNOSES: dict[str, str | None] = {
     "delta3_sign": "delta3_sign",
     "sigmoid_prime_of_activation": "sigmoid_prime_of_activation",
     "predict_without_bias": "predict_without_bias",
+    "loss_predict_without_bias": "loss_predict_without_bias",
 }
 
 
@@ -163,6 +164,50 @@ def test_blank_notebook_names_each_unwritten_function_in_one_line(class_runs):
     unwritten = [e for e in errors.values() if "is not written yet" in e]
     assert len(unwritten) >= 5 and all(len(e.splitlines()) == 1 for e in unwritten)
     assert {c: run.cells[c].stdout for c in TEST_CELLS if run.cells[c].stdout} == {}
+
+
+#: What the visible check says, in one line, about a calculate_loss copied from the classic code.
+CLASSIC_LOSS_MESSAGE = (
+    "calculate_loss gets X without the bias column (as fit passes it), so predict must append "
+    "it: call predict with its default add_bias=True, not with add_bias=False (addBias=False in "
+    "the classic code, whose fit appends the column first)."
+)
+
+
+def classic_loss(keyword: str) -> Edit:
+    """calculate_loss as in the seed material's classic class (``../shared/seeds/``), with
+    predict's keyword spelled ``keyword`` (``addBias`` there, ``add_bias`` in the notebook)."""
+    return Edit(
+        "neural_network_class",
+        "        predictions = self.predict(X)\n"
+        "        return float(0.5 * np.sum((predictions - np.atleast_2d(targets)) ** 2))",
+        "        targets = np.atleast_2d(targets)\n"
+        f"        predictions = self.predict(X, {keyword}=False)\n"
+        "        loss = 0.5 * np.sum((predictions - targets) ** 2)\n"
+        "        return loss",
+    )
+
+
+@pytest.mark.parametrize("keyword", ["add_bias", "addBias"])
+def test_calculate_loss_copied_from_the_classic_code_says_what_to_change(
+    class_runs, folder, keyword
+):
+    """Does a calculate_loss copied from the classic code (a ValueError with the notebook's
+    keyword, a TypeError with the classic one) get one line saying what is wrong and what to
+    change, in its own cell and in fit's, instead of an error from inside the checks?"""
+    if keyword == "add_bias":  # the sample student
+        run = class_runs["loss_predict_without_bias"]
+        students = {s.name: s for s in load_table(ASSIGNMENT).STUDENTS}
+        assert students["loss_predict_without_bias"].edits == (classic_loss(keyword),)
+    else:
+        run = run_variant(ASSIGNMENT, folder, "classic_loss", classic_loss(keyword))
+    loss, fit = run.cells["network_calculate_loss"], run.cells["network_fit_epochs"]
+    assert (loss.error, loss.stdout, loss.stderr) == (CLASSIC_LOSS_MESSAGE, "", "")
+    blamed = "fit relies on calculate_loss, and calculate_loss has a problem: "
+    assert fit.error == blamed + CLASSIC_LOSS_MESSAGE
+    assert run.checks.MESSAGES["loss_predict_without_bias"] == CLASSIC_LOSS_MESSAGE
+    failing = {c for c in TEST_CELLS if run.cells[c].error}
+    assert failing == {"network_calculate_loss", "network_fit_epochs"}
 
 
 #: Further mistakes (not in the sample class): the visible test that names it, and the edits.

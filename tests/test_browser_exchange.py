@@ -46,7 +46,7 @@ from tests.test_browser import (
     _wait_until_serving,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = pytest.mark.timeout(1800)  # slow and browser: the tier table in conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,8 @@ REQ_HASH := $(shell cat requirements.txt pyproject.toml | (sha256sum 2>/dev/null
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 ASSIGNMENTS := $(notdir $(wildcard source/*))
 
-.PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean
+.PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean \
+	collect export release-zip
 
 help:
 	@echo "make demo   - set up, build data, generate the release, autograde the sample class"
@@ -28,6 +29,8 @@ help:
 	@echo "make test-fast - lint and the quick tests only (no sandbox, browser, PostgreSQL or slow ones)"
 	@echo "make bench  - measure speed against the course's limits (docs/benchmarks.md)"
 	@echo "make lab    - JupyterLab with nbgrader's extensions on 127.0.0.1"
+	@echo "make collect LMS=canvas|moodle ZIP=<download.zip> ASSIGNMENT=<a> - submissions in from an LMS"
+	@echo "make export LMS=canvas|moodle ASSIGNMENT=<a> [FINAL=1] - grades (and feedback zip) out to it"
 
 # One line, before anything is installed, when the interpreter cannot do.
 check-python:
@@ -62,6 +65,25 @@ sample-class: setup
 
 autograde: release
 	$(DS4023) grade $(GRADE_ARGS)
+
+# An LMS's bulk download in, grades and feedback pages out (README, "Through an LMS").
+LMS_USAGE = LMS=canvas|moodle ASSIGNMENT=<assignment>
+collect: setup
+	@test -n "$(LMS)" -a -n "$(ZIP)" -a -n "$(ASSIGNMENT)" || { echo "usage: make collect $(LMS_USAGE) ZIP=<download.zip>"; exit 2; }
+	$(DS4023) collect --lms $(LMS) --zip "$(abspath $(ZIP))" --assignment $(ASSIGNMENT)
+
+# FINAL=1 exports grades still awaiting a person as they stand; COLUMN= names Canvas's column.
+export: setup
+	@test -n "$(LMS)" -a -n "$(ASSIGNMENT)" || { echo "usage: make export $(LMS_USAGE) [FINAL=1]"; exit 2; }
+	$(DS4023) export --lms $(LMS) --assignment $(ASSIGNMENT) --feedback-zip \
+		$(if $(filter 1,$(FINAL)),--final,) $(if $(COLUMN),--column "$(COLUMN)",)
+
+# The student release as one zip to upload to the LMS: reports/<assignment>_release.zip.
+release-zip: release
+	@test -n "$(ASSIGNMENT)" -a -d "release/$(ASSIGNMENT)" || { echo "usage: make release-zip ASSIGNMENT=<assignment> (one of: $(ASSIGNMENTS))"; exit 2; }
+	@mkdir -p reports
+	cd release && $(PY) -m zipfile -c ../reports/$(ASSIGNMENT)_release.zip $(ASSIGNMENT)/
+	@echo "wrote reports/$(ASSIGNMENT)_release.zip"
 
 demo: release sample-class
 	$(MAKE) --no-print-directory autograde

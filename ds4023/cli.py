@@ -24,12 +24,14 @@ COMMANDS = {
         "ds4023.sample_class.students:main",
         "write the made-up sample class into submitted/",
     ),
+    "collect": ("ds4023.collect:main", "unpack a Canvas or Moodle download into submitted/"),
     "grade": (
         "ds4023.pipeline:main",
         "grade everything in submitted/, then feedback pages and reports",
     ),
     "feedback": ("ds4023.feedback.pages:main", "(re)build the feedback pages in feedback/"),
     "report": ("ds4023.report.grades:main", "(re)write reports/: grades CSV, report, charts"),
+    "export": ("ds4023.export:main", "grades (and feedback pages) out to Canvas or Moodle"),
     "settings": ("ds4023.settings:main", "print every DS4023_* setting and its value"),
 }
 

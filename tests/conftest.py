@@ -24,6 +24,8 @@ def course_without_data(tmp_path: Path) -> Path:
 #: The tier of each test module that is not quick, in one place (markers: pyproject.toml).
 #: `make test-fast` leaves out every test marked here; single slow tests carry their own mark.
 TIERS = {
+    "collect/test_lms_collect.py": ("slow",),  # nbgrader db import, ~10 s a collect
+    "export/test_lms_export.py": ("slow",),
     "corpus/test_hostile_class.py": ("slow", "sandbox"),
     "feedback/test_pages.py": ("slow",),
     "feedback/test_sanitise.py": ("slow",),

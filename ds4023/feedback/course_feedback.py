@@ -16,6 +16,7 @@ from nbgrader.api import Gradebook, MissingEntry
 from traitlets import Bool
 
 from ds4023 import course_terms
+from ds4023.feedback.hide_hidden_tests import rewrite_text_outputs
 from ds4023.settings import COURSE_ROOT
 
 #: MathJax 2's configuration (the one jupyter_server_mathjax ships) and its Safe extension.
@@ -81,16 +82,7 @@ def hide_grader_paths(text: str, extra: tuple[str, ...] = ()) -> str:
 
 
 def _hide_paths_in_outputs(cell, extra: tuple[str, ...]) -> None:
-    for out in cell.get("outputs", []):
-        if out.output_type == "error":
-            out.evalue = hide_grader_paths(str(out.get("evalue", "")), extra)
-            out.traceback = [hide_grader_paths(line, extra) for line in out.get("traceback", [])]
-        elif out.output_type == "stream":
-            out.text = hide_grader_paths(out.text, extra)
-        elif "data" in out:
-            for mime, value in out.data.items():
-                if mime.startswith("text/") and isinstance(value, str):
-                    out.data[mime] = hide_grader_paths(value, extra)
+    rewrite_text_outputs(cell, lambda text: hide_grader_paths(text, extra))
 
 
 def install_mathjax(feedback_dir: Path) -> str:

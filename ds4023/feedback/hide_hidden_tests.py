@@ -86,17 +86,35 @@ class HideHiddenTests(Preprocessor):
         return cell, resources
 
 
-def _redact_outputs(cell, hidden: list[str], shrink_tracebacks: bool) -> None:
+def rewrite_text_outputs(cell, rewrite, rewrite_error=None) -> None:
+    """Pass every text a cell's outputs show through ``rewrite``, in place.
+
+    Args:
+        cell: a code cell.
+        rewrite: ``str -> str`` for streams, ``text/*`` data, and error values and tracebacks.
+        rewrite_error: changes an error output in place instead of ``rewrite``, if given.
+    """
     for out in cell.get("outputs", []):
         if out.output_type == "error":
-            out.evalue = _redact(_ANSI.sub("", out.evalue), hidden)
-            if shrink_tracebacks:
-                out.traceback = [f"{out.ename}: {out.evalue}"]
+            if rewrite_error:
+                rewrite_error(out)
             else:
-                out.traceback = [_redact(line, hidden) for line in out.traceback]
+                out.evalue = rewrite(str(out.get("evalue", "")))
+                out.traceback = [rewrite(line) for line in out.get("traceback", [])]
         elif out.output_type == "stream":
-            out.text = _redact(out.text, hidden)
+            out.text = rewrite(out.text)
         elif "data" in out:
             for mime, value in out.data.items():
                 if mime.startswith("text/") and isinstance(value, str):
-                    out.data[mime] = _redact(value, hidden)
+                    out.data[mime] = rewrite(value)
+
+
+def _redact_outputs(cell, hidden: list[str], shrink_tracebacks: bool) -> None:
+    def error(out) -> None:
+        out.evalue = _redact(_ANSI.sub("", out.evalue), hidden)
+        if shrink_tracebacks:
+            out.traceback = [f"{out.ename}: {out.evalue}"]
+        else:
+            out.traceback = [_redact(line, hidden) for line in out.traceback]
+
+    rewrite_text_outputs(cell, lambda text: _redact(text, hidden), error)

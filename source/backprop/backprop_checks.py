@@ -543,14 +543,18 @@ def check_one_hot(y_onehot, y) -> None:
 @_check
 def check_sigmoid(sigmoid) -> None:
     """Does sigmoid compute 1 / (1 + e^(-z)) for a number and for arrays of any shape?"""
-    ns = sigmoid.__globals__
-    _small_sigmoid(sigmoid, ns)
-    half = _array(_run("sigmoid", sigmoid, ns, 0.0)[0], "sigmoid(0)")
-    if half.shape != () or abs(half - 0.5) > 1e-12:
-        raise Mistake(f"sigmoid(0) should be the number 0.5, got {half}.")
-    shape = np.shape(sigmoid(np.zeros((4, 3))))
-    if shape != (4, 3):
-        raise Mistake(f"sigmoid of a (4, 3) matrix should keep its shape, got {shape}.")
+    _small_sigmoid(sigmoid, sigmoid.__globals__)
+    _elementwise(sigmoid, "sigmoid", 0.5, "sigmoid(0)", np.zeros((4, 3)))
+
+
+def _elementwise(fn, name: str, at_zero: float, label: str, matrix: np.ndarray) -> None:
+    """Is ``fn(0)`` the number ``at_zero``, and does ``fn`` keep the shape of ``matrix``?"""
+    value = _array(_run(name, fn, fn.__globals__, 0.0)[0], label)
+    if value.shape != () or abs(value - at_zero) > 1e-12:
+        raise Mistake(f"{name}(0) should be the number {at_zero}, got {value}.")
+    shape = np.shape(fn(matrix))
+    if shape != matrix.shape:
+        raise Mistake(f"{name} of a {matrix.shape} matrix should keep its shape, got {shape}.")
 
 
 @_check
@@ -607,14 +611,8 @@ def check_cost_regularized(cost_regularized, theta1, theta2, X, y_onehot) -> Non
 @_check
 def check_sigmoid_gradient(sigmoid_gradient) -> None:
     """Does sigmoid_gradient compute g(z) (1 - g(z)) element by element?"""
-    ns = sigmoid_gradient.__globals__
-    _small_sigmoid_gradient(sigmoid_gradient, ns)
-    quarter = _array(_run("sigmoid_gradient", sigmoid_gradient, ns, 0.0)[0], "the result")
-    if quarter.shape != () or abs(quarter - 0.25) > 1e-12:
-        raise Mistake(f"sigmoid_gradient(0) should be the number 0.25, got {quarter}.")
-    shape = np.shape(sigmoid_gradient(np.ones((2, 5))))
-    if shape != (2, 5):
-        raise Mistake(f"sigmoid_gradient of a (2, 5) matrix should keep its shape, got {shape}.")
+    _small_sigmoid_gradient(sigmoid_gradient, sigmoid_gradient.__globals__)
+    _elementwise(sigmoid_gradient, "sigmoid_gradient", 0.25, "the result", np.ones((2, 5)))
 
 
 @_check

@@ -22,14 +22,11 @@ from tests.helpers import COURSE_ROOT
 from tests.helpers.notebook_cells import (
     diagnosis_problems,
     fingerprint_problems,
-    load_checks,
     named_mistakes,
     run_student,
     run_variant,
     source_dir,
-    student_notebooks,
     visible_output,
-    workdir,
 )
 
 ASSIGNMENT = "backprop"
@@ -47,26 +44,6 @@ TEST_CELLS = (
     "gradient_checking_small_network",
     "backprop_reg_matches_reference",
 )
-
-
-@pytest.fixture(scope="session")
-def folder(tmp_path_factory):
-    """A scratch folder with the data and the checking module, as beside a released notebook."""
-    return workdir(ASSIGNMENT, tmp_path_factory.mktemp("backprop_checks"))
-
-
-@pytest.fixture(scope="session")
-def checks(folder):
-    """The checking module, imported from the scratch folder."""
-    return load_checks(ASSIGNMENT, folder)
-
-
-@pytest.fixture(scope="session")
-def class_runs(folder):
-    """Every sample student's notebook run up to the training section: name -> StudentRun."""
-    return {
-        n: run_student(ASSIGNMENT, nb, folder) for n, nb in student_notebooks(ASSIGNMENT).items()
-    }
 
 
 def _fingerprints(run) -> dict[str, np.ndarray]:

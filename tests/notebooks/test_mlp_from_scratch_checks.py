@@ -17,14 +17,10 @@ from ds4023.sample_class.students import Edit, load_table
 from tests.helpers.notebook_cells import (
     diagnosis_problems,
     fingerprint_problems,
-    load_checks,
     named_mistakes,
-    run_student,
     run_variant,
     source_dir,
-    student_notebooks,
     visible_output,
-    workdir,
 )
 
 ASSIGNMENT = "mlp_from_scratch"
@@ -55,25 +51,6 @@ DIAGNOSES: dict[str, str | None] = {
     "predict_without_bias": "predict_without_bias",
     "loss_predict_without_bias": "loss_predict_without_bias",
 }
-
-
-@pytest.fixture(scope="session")
-def folder(tmp_path_factory):
-    """A scratch folder with the checking module, as beside a released notebook."""
-    return workdir(ASSIGNMENT, tmp_path_factory.mktemp("mlp_from_scratch_checks"))
-
-
-@pytest.fixture(scope="session")
-def checks(folder):
-    """The checking module, imported from the scratch folder."""
-    return load_checks(ASSIGNMENT, folder)
-
-
-@pytest.fixture(scope="session")
-def class_runs(folder):
-    """Every sample student's notebook run up to part 3: name -> StudentRun."""
-    notebooks = student_notebooks(ASSIGNMENT)
-    return {name: run_student(ASSIGNMENT, nb, folder) for name, nb in notebooks.items()}
 
 
 def _fingerprints(run) -> dict[str, np.ndarray]:

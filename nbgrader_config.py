@@ -9,6 +9,7 @@ from ds4023 import settings
 from ds4023.feedback.course_feedback import CourseFeedback
 from ds4023.feedback.hide_hidden_tests import HideHiddenTests
 from ds4023.feedback.sanitise import SafeFeedbackExporter
+from ds4023.grading.late import configure_late_penalty
 
 c = get_config()  # noqa: F821  (injected by traitlets when nbgrader loads this file)
 
@@ -38,6 +39,16 @@ DB_URL = settings.read("DS4023_DB_URL") or f"sqlite:///{HERE / 'gradebook.db'}"
 if DB_URL.startswith("postgresql://"):
     DB_URL = "postgresql+psycopg2://" + DB_URL[len("postgresql://") :]
 c.CourseDirectory.db_url = DB_URL
+
+# nbgrader's exchange (release_assignment, collect, release_feedback; students' fetch and submit
+# read the same root from their own config): DS4023_EXCHANGE, else nbgrader's default
+# /usr/local/share/nbgrader/exchange. `ds4023 exchange init` creates it.
+if settings.read("DS4023_EXCHANGE"):
+    c.Exchange.root = str(settings.read("DS4023_EXCHANGE"))
+
+# Late work (due dates live in the gradebook: `nbgrader db assignment add A --duedate=...`):
+# DS4023_LATE_PENALTY = none (default), zero (nbgrader's LateSubmissionPlugin), N% or N%/h.
+configure_late_penalty(c, settings.read("DS4023_LATE_PENALTY"))
 
 # nbgrader's default of 30 s per cell is too short for the TNC training cell (about a
 # minute with a plain loop), yet an infinite loop must still be cut off.

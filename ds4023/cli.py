@@ -16,6 +16,10 @@ import click
 COMMANDS = {
     "data": ("ds4023.data.build:main", "build data/ (ex4data1.mat from MNIST, ex4weights.mat)"),
     "release": ("ds4023.release:main", "generate release/ from source/ with nbgrader"),
+    "exchange": (
+        "ds4023.collect.exchange:main",
+        "create nbgrader's exchange root with the mode nbgrader expects",
+    ),
     "sample-class": (
         "ds4023.sample_class.students:main",
         "write the made-up sample class into submitted/",

@@ -99,6 +99,20 @@ SETTINGS = (
         "DS4023_DASK_WORKER_WAIT", float, 120.0, "seconds to wait for the first Dask worker to join"
     ),
     Setting(
+        "DS4023_EXCHANGE",
+        str,
+        None,
+        "nbgrader's exchange root, mode 0777 (`ds4023 exchange init`); "
+        "default: nbgrader's /usr/local/share/nbgrader/exchange",
+    ),
+    Setting(
+        "DS4023_LATE_PENALTY",
+        str,
+        "none",
+        "what a late notebook loses: none, zero (nbgrader's LateSubmissionPlugin), "
+        "N% (once) or N%/h (per started hour)",
+    ),
+    Setting(
         "DS4023_CGROUP",
         str,
         None,

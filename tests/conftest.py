@@ -42,6 +42,7 @@ TIERS = {
     "sandbox/test_sandbox.py": ("sandbox",),
     "sandbox/test_unprivileged.py": ("slow", "sandbox"),
     "test_browser.py": ("slow", "browser"),
+    "test_browser_exchange.py": ("slow", "browser"),
     "test_pipeline.py": ("slow", "sandbox"),
     "test_pipeline_sample_class.py": ("slow", "sandbox"),
 }

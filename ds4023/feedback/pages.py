@@ -19,6 +19,7 @@ from nbgrader.converters import GenerateFeedback
 from nbgrader.preprocessors import GetGrades
 from tqdm import tqdm
 
+from ds4023.collect import exchange
 from ds4023.feedback.course_feedback import CourseFeedback, hide_grader_paths
 from ds4023.feedback.hide_hidden_tests import HideHiddenTests
 from ds4023.feedback.sanitise import SafeFeedbackExporter
@@ -141,6 +142,7 @@ def generate_feedback(
             memo[memo_key] = key
             atomic_write_text(memo_path, json.dumps(memo, indent=1, sort_keys=True))
             written.append(target)
+        exchange.prepare_release_feedback(coursedir, student, assignment)
     return written
 
 

@@ -15,6 +15,7 @@ from ds4023 import course_terms
 from ds4023.files import atomic_write_bytes
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading import gradebook_template
+from ds4023.grading import late as grading_late
 from ds4023.grading.course import load_course, run_or_explain
 from ds4023.grading.state import GradingState
 from ds4023.grading.task import GRADED
@@ -70,7 +71,9 @@ def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]
             _row(student, status, total, top, penalty, manual, scores, entry.get("reason") or "")
         )
         rows[-1]["course"] = course_terms.course_grade(terms, scores, maxima)
+    late = grading_late.lateness(db, course, assignment)
     for row in rows:
+        row["seconds_late"] = late.get(row["student"], {}).get("seconds_late", 0.0)
         if "course" not in row:  # no submission: nothing earned, nothing awaiting a person
             row["course"] = course_terms.course_grade(terms, dict.fromkeys(maxima, 0.0), maxima)
     return parts, rows
@@ -119,7 +122,7 @@ def to_csv(parts: list[dict], rows: list[dict]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     fixed = ["student", "status", "core", "optional", "written", "total", "max_score"]
     fixed += ["late_penalty", "needs_manual_grade"]
-    writer.writerow(fixed + [p["id"] for p in parts] + ["reason"])
+    writer.writerow(fixed + [p["id"] for p in parts] + ["reason", "hours_late"])
     for r in rows:
         grade = r.get("course")
         terms = ["", "", ""]
@@ -131,7 +134,8 @@ def to_csv(parts: list[dict], rows: list[dict]) -> str:
         values += [
             "" if r["scores"].get(p["id"]) is None else f"{r['scores'][p['id']]:g}" for p in parts
         ]
-        writer.writerow(values + [r["reason"]])
+        late = grading_late.hours_late(r.get("seconds_late", 0.0))
+        writer.writerow(values + [r["reason"], late])
     return buf.getvalue()
 
 
@@ -253,6 +257,10 @@ def to_markdown(
             else ""
         )
     )
+    late = [r for r in sub if r.get("seconds_late", 0) > 0]
+    if late:
+        penalised = sum(r["late_penalty"] > 0 for r in late)
+        lines.append(f"{len(late)} submitted late ({penalised} with a late penalty).")
     graded = [r["course"] for r in sub if r.get("course")]
     if graded:
         core = [g.core for g in graded]
@@ -288,6 +296,10 @@ def to_markdown(
     lines.append("| --- | ---: | --- | --- | --- |")
     for r in rows:
         note = r["reason"] or ("written answers to grade" if r["needs_manual_grade"] else "")
+        if r.get("seconds_late", 0) > 0:
+            hours = grading_late.hours_late(r["seconds_late"])
+            penalty = f", penalty {r['late_penalty']:g}" if r["late_penalty"] else ""
+            note = f"late {hours} h{penalty}" + (f"; {note}" if note else "")
         note = note.replace("|", "/")
         grade = r["course"].text() if r.get("course") else ""
         lines.append(

@@ -1,0 +1,145 @@
+"""nbgrader's exchange with this course's config: its root, and what release_feedback reads."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+from pathlib import Path
+
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.exchange import ExchangeError
+from nbgrader.exchange.default import Exchange, ExchangeReleaseAssignment
+from traitlets.config import Config
+
+from ds4023 import settings
+
+#: Environment variable naming the exchange root (nbgrader's default when unset).
+ROOT_VARIABLE = "DS4023_EXCHANGE"
+#: nbgrader's own default exchange root.
+DEFAULT_ROOT = Exchange.root.default_value
+#: What nbgrader's ``release_assignment`` sets on the root (without ``groupshared``): rwx for all.
+ROOT_MODE = 0o777
+#: The files of ``submitted/<student>/<assignment>/`` that ``nbgrader release_feedback`` reads
+#: beside each page in ``feedback/<student>/<assignment>/``: the secret names the page in the
+#: exchange (``feedback/<hash>.html``), the timestamp is logged.
+RELEASE_FEEDBACK_FILES = ("timestamp.txt", "submission_secret.txt")
+#: Largest such file copied (a secret is 128 characters, a timestamp about 30).
+MAX_KEY_BYTES = 1024
+
+
+def exchange_root(environ=None) -> str:
+    """The exchange root this course uses: ``$DS4023_EXCHANGE``, else nbgrader's default."""
+    return settings.read(ROOT_VARIABLE, environ) or DEFAULT_ROOT
+
+
+def ensure_root(root: str | Path) -> Path:
+    """Create the exchange root, or fix its mode, exactly as ``nbgrader release_assignment`` does.
+
+    nbgrader's own ``ExchangeReleaseAssignment.ensure_root`` does the work: the root gets mode
+    0777 (every student writes below it; each course's ``inbound`` is then 0733 + setgid, so
+    students cannot list each other's submissions).
+
+    Args:
+        root: the exchange root.
+
+    Returns:
+        The root.
+
+    Raises:
+        ExchangeError: it cannot be created or its mode cannot be set (nbgrader's message).
+    """
+    cfg = Config()
+    cfg.Exchange.root = str(root)
+    release = ExchangeReleaseAssignment(coursedir=CourseDirectory(config=cfg), config=cfg)
+    release.ensure_root()
+    mode = stat.S_IMODE(os.stat(root).st_mode)
+    if mode & 0o777 != ROOT_MODE:
+        raise ExchangeError(f"{root} has mode {oct(mode)}; nbgrader needs {oct(ROOT_MODE)}")
+    return Path(root)
+
+
+def _read_small(path: Path) -> bytes | None:
+    """A regular file's bytes, never through a symbolic link, None if absent or too big."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = fh.read(MAX_KEY_BYTES + 1)
+    return data if len(data) <= MAX_KEY_BYTES else None
+
+
+def prepare_release_feedback(coursedir: CourseDirectory, student: str, assignment: str) -> list:
+    """Make a student's feedback folder what ``nbgrader release_feedback`` needs.
+
+    ``release_feedback`` opens ``timestamp.txt`` and ``submission_secret.txt`` in
+    ``feedback/<student>/<assignment>/`` and copies each page into the exchange with its file
+    mode. nbgrader's own ``generate_feedback`` copies every file of the autograded folder
+    there and makes pages 0644 (0664 when ``groupshared``); the course's feedback writes only
+    the pages, privately. So the two files are copied from the submitted folder ``nbgrader
+    collect`` wrote (a submission handed in another way has none and is not released through
+    the exchange), nothing through a symbolic link, and the pages get nbgrader's mode, or the
+    student could not read the copy fetch_feedback makes.
+
+    Args:
+        coursedir: the course directory.
+        student: the student id.
+        assignment: the assignment name.
+
+    Returns:
+        The files written (none when they were already there and equal).
+    """
+    submitted = Path(coursedir.format_path(coursedir.submitted_directory, student, assignment))
+    feedback = Path(coursedir.format_path(coursedir.feedback_directory, student, assignment))
+    if not feedback.is_dir() or feedback.is_symlink():
+        return []
+    mode = 0o664 if coursedir.groupshared else 0o644
+    for page in feedback.glob("*.html"):
+        if not page.is_symlink() and stat.S_IMODE(page.stat().st_mode) != mode:
+            page.chmod(mode)
+    if submitted.is_symlink() or submitted.parent.is_symlink():
+        return []
+    written = []
+    for name in RELEASE_FEEDBACK_FILES:
+        data = _read_small(submitted / name)
+        target = feedback / name
+        if data is None or (_read_small(target) == data and not target.is_symlink()):
+            continue
+        partial = target.with_name(f".{name}.partial")
+        partial.unlink(missing_ok=True)
+        partial.write_bytes(data)
+        partial.chmod(mode)
+        os.replace(partial, target)
+        written.append(target)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``ds4023 exchange init [--root DIR]``.
+
+    ``init`` creates the exchange root (``$DS4023_EXCHANGE``, else nbgrader's default) with the
+    mode nbgrader expects, or fixes the mode of an existing one, and prints it.
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create the exchange root with nbgrader's permissions")
+    init.add_argument(
+        "--root", default=None, help=f"default: ${ROOT_VARIABLE}, else {DEFAULT_ROOT}"
+    )
+    args = parser.parse_args(argv)
+    root = args.root or exchange_root()
+    try:
+        ensure_root(root)
+    except (ExchangeError, OSError) as err:
+        print(f"error: cannot set up the exchange at {root}: {err}", file=sys.stderr)
+        return 2
+    print(f"exchange root {root} (mode {oct(stat.S_IMODE(os.stat(root).st_mode))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The exchange round trip with this course's config, an instructor and a student of another uid."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import stat
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook
+
+from ds4023.collect import exchange
+from tests.helpers import COURSE_ROOT, copy_course
+from tests.helpers.exchange_course import (
+    ASSIGNMENT,
+    COURSE_ID,
+    create_student,
+    hand_in,
+    instructor,
+    instructor_env,
+    nbgrader,
+    remove_student,
+    require_root,
+    shared_folder,
+)
+
+pytestmark = pytest.mark.timeout(1800)
+
+#: How long before the student's hand-in the due date is set: the submission is this late.
+LATE_BY = timedelta(hours=2)
+
+
+@pytest.fixture
+def round_trip_world(tmp_path: Path):
+    """A private course copy in tmp_path; an exchange and a student user with a home."""
+    require_root()
+    course = copy_course(tmp_path / "course")
+    shutil.copy2(COURSE_ROOT / "README.md", course)  # the points table: the grade's terms
+    with shared_folder() as shared:
+        ex = shared / "exchange"
+        student = create_student(shared / "home", ex)
+        try:
+            yield course, ex, student, shared
+        finally:
+            remove_student(student)
+
+
+@pytest.mark.slow
+def test_exchange_round_trip_with_a_second_user(round_trip_world, tmp_path, capsys):
+    """Release, fetch and submit as another uid, collect, grade (late), feedback back: does the
+    student's fetch_feedback get the very page the course's grader wrote?"""
+    course, ex, student, shared = round_trip_world
+    env = instructor_env(ex)
+    started = time.perf_counter()
+    steps = {}
+
+    def step(name):
+        steps[name] = time.perf_counter()
+
+    # instructor: the student version, the exchange root, the due date, the release
+    instructor(
+        course, env, sys.executable, "-m", "ds4023.cli", "release", ASSIGNMENT, "--course", "."
+    )
+    step("generate")
+    out = instructor(course, env, sys.executable, "-m", "ds4023.cli", "exchange", "init")
+    assert str(ex) in out
+    assert stat.S_IMODE(ex.stat().st_mode) == exchange.ROOT_MODE
+    due = datetime.now(UTC) - LATE_BY
+    nbgrader(
+        course, env, "db", "assignment", "add", ASSIGNMENT, f"--duedate={due:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    nbgrader(course, env, "release_assignment", ASSIGNMENT)
+    assert (ex / COURSE_ID / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+    assert stat.S_IMODE((ex / COURSE_ID / "inbound").stat().st_mode) == 0o2733  # setgid, -wx
+    step("release")
+
+    # student, another uid: fetch, edit, submit
+    assert student.uid != os.getuid()
+    assert student.run(["ls", str(course)]).returncode != 0  # the course stays private
+    student.nbgrader("fetch_assignment", ASSIGNMENT, "--course", COURSE_ID)
+    mine = hand_in(student, course, shared)
+    student.nbgrader("submit", ASSIGNMENT, "--course", COURSE_ID)
+    inbound = list((ex / COURSE_ID / "inbound").iterdir())
+    assert len(inbound) == 1 and inbound[0].name.startswith(f"{student.name}+{ASSIGNMENT}+")
+    assert inbound[0].stat().st_uid == student.uid
+    step("student")
+
+    # instructor: collect, grade, feedback, release it
+    nbgrader(course, env, "collect", ASSIGNMENT)
+    submitted = course / "submitted" / student.name / ASSIGNMENT
+    assert (submitted / f"{ASSIGNMENT}.ipynb").read_bytes() == mine.read_bytes()
+    stamp = (submitted / "timestamp.txt").read_text()
+    step("collect")
+    grade = [
+        sys.executable,
+        "-m",
+        "ds4023.cli",
+        "grade",
+        "--course",
+        ".",
+        "--assignment",
+        ASSIGNMENT,
+    ]
+    grade += ["--workers", "1", "--engine", "local", "--quiet", "--unsafe-no-sandbox"]
+    out = instructor(course, env, *grade)
+    assert f"{student.name}" in out and "graded" in out, out
+    step("grade")
+    nbgrader(course, env, "release_feedback", ASSIGNMENT)
+    released = list((ex / COURSE_ID / "feedback").glob("*.html"))
+    assert len(released) == 1
+    step("release_feedback")
+
+    # student: the feedback page, fetched from the exchange
+    student.nbgrader("fetch_feedback", ASSIGNMENT, "--course", COURSE_ID)
+    fetched = list((student.home / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html"))
+    step("fetch_feedback")
+    seconds = time.perf_counter() - started
+    page = course / "feedback" / student.name / ASSIGNMENT / f"{ASSIGNMENT}.html"
+    assert len(fetched) == 1 and fetched[0].read_bytes() == page.read_bytes()
+    assert fetched[0].parent.name == stamp.strip()  # nbgrader files it under the timestamp
+    assert fetched[0].stat().st_uid == student.uid
+    text = page.read_text()
+    assert re.search(r'class="course-grade"[^>]*>\s*backprop: core [\d.]+ / 100', text), text[:300]
+    assert "not graded" not in text  # not the page of a failed submission
+
+    # the gradebook and the reports: graded, and late by about LATE_BY (nbgrader's arithmetic)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", COURSE_ID) as gb:
+        sub = gb.find_submission(ASSIGNMENT, student.name)
+        late_seconds = sub.total_seconds_late
+        score = sub.score
+        assert sub.timestamp.strftime("%Y-%m-%d %H:%M:%S") == stamp[:19]
+    assert LATE_BY.total_seconds() < late_seconds < LATE_BY.total_seconds() + 600
+    assert 0 < score < 100
+    rows = list(
+        csv.DictReader(io.StringIO((course / "reports" / f"{ASSIGNMENT}_grades.csv").read_text()))
+    )
+    row = next(r for r in rows if r["student"] == student.name)
+    assert row["status"] == "graded" and row["late_penalty"] == "0"  # no penalty by default
+    assert row["hours_late"] == f"{late_seconds / 3600:.2f}"
+    report = (course / "reports" / f"{ASSIGNMENT}.md").read_text()
+    assert "1 submitted late (0 with a late penalty)." in report
+    assert f"| {student.name} |" in report and f"late {row['hours_late']} h" in report
+
+    marks = [started, *steps.values()]
+    split = ", ".join(
+        f"{name} {end - start:.1f} s"
+        for name, start, end in zip(steps, marks[:-1], marks[1:], strict=True)
+    )
+    with capsys.disabled():
+        print(f"\n[exchange round trip] {seconds:.1f} s wall: {split}")
+
+
+# --------------------------------------------------------------------------- fast, one user
+
+
+def test_init_creates_the_root_with_the_mode_nbgrader_expects(tmp_path, capsys):
+    """Does `init` create a missing root 0777, and set a wrong mode back to 0777?"""
+    root = tmp_path / "a" / "exchange"
+    assert exchange.main(["init", "--root", str(root)]) == 0
+    assert stat.S_IMODE(root.stat().st_mode) == 0o777
+    root.chmod(0o700)
+    assert exchange.main(["init", "--root", str(root)]) == 0
+    assert stat.S_IMODE(root.stat().st_mode) == 0o777
+    assert f"exchange root {root} (mode 0o777)" in capsys.readouterr().out
+
+
+def test_init_under_a_file_is_one_error_line(tmp_path, capsys):
+    """Is a root that cannot be created refused in one line, with a non-zero exit?"""
+    (tmp_path / "file").write_text("x")
+    assert exchange.main(["init", "--root", str(tmp_path / "file" / "exchange")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot set up the exchange at ")
+
+
+def test_root_comes_from_the_environment_else_nbgrader_default(course_copy, monkeypatch):
+    """Does the course's config use DS4023_EXCHANGE, and nbgrader's default without it?"""
+    from ds4023.grading.course import load_course
+
+    monkeypatch.delenv("DS4023_EXCHANGE", raising=False)
+    cfg, _ = load_course(course_copy)
+    assert "root" not in cfg.Exchange
+    assert exchange.exchange_root({}) == "/usr/local/share/nbgrader/exchange"
+    monkeypatch.setenv("DS4023_EXCHANGE", "/srv/ds4023-exchange")
+    cfg, _ = load_course(course_copy)
+    assert cfg.Exchange.root == "/srv/ds4023-exchange"
+    assert exchange.exchange_root() == "/srv/ds4023-exchange"
+
+
+def test_release_feedback_files_are_copied_beside_the_pages_never_through_a_link(course_copy):
+    """Are timestamp.txt and submission_secret.txt copied next to the feedback pages, a
+    symbolic link in their place in the submission ignored, and the pages made 0644?"""
+    from ds4023.grading.course import load_course
+
+    _, coursedir = load_course(course_copy)
+    sub = course_copy / "submitted" / "alice" / ASSIGNMENT
+    fb = course_copy / "feedback" / "alice" / ASSIGNMENT
+    sub.mkdir(parents=True)
+    assert exchange.prepare_release_feedback(coursedir, "alice", ASSIGNMENT) == []
+    fb.mkdir(parents=True)
+    (fb / f"{ASSIGNMENT}.html").write_text("<html></html>")
+    (fb / f"{ASSIGNMENT}.html").chmod(0o600)  # as the course's feedback writes it
+    (sub / "timestamp.txt").write_text("2026-03-01 12:00:00.000000 UTC")
+    (sub / "submission_secret.txt").symlink_to("/etc/hostname")
+    written = exchange.prepare_release_feedback(coursedir, "alice", ASSIGNMENT)
+    assert written == [fb / "timestamp.txt"]
+    assert (fb / "timestamp.txt").read_text() == "2026-03-01 12:00:00.000000 UTC"
+    assert not (fb / "submission_secret.txt").exists()
+    assert stat.S_IMODE((fb / f"{ASSIGNMENT}.html").stat().st_mode) == 0o644
+    (sub / "submission_secret.txt").unlink()
+    (sub / "submission_secret.txt").write_text("ab" * 64)
+    written = exchange.prepare_release_feedback(coursedir, "alice", ASSIGNMENT)
+    assert written == [fb / "submission_secret.txt"]  # the timestamp is unchanged
+    assert (fb / "submission_secret.txt").read_text() == "ab" * 64

@@ -321,12 +321,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_feedback:
         from ds4023.feedback import pages as feedback
 
+        failures: list[str] = []
         for a in assignments:
-            feedback.generate_feedback(args.course, a, progress=not args.quiet)
+            feedback.generate_feedback(args.course, a, progress=not args.quiet, failures=failures)
+        if failures:
+            print(
+                f"error: {len(failures)} feedback page(s) could not be written (listed above): "
+                "fix the cause, then run `ds4023 feedback --force`",
+                file=sys.stderr,
+            )
     if not args.no_report:
         from ds4023.report import grades as report
 
         for a in assignments:
             for path in report.write_report(args.course, a):
                 print(f"wrote {path}")
-    return summary.exit_code
+    return summary.exit_code or (1 if not args.no_feedback and failures else 0)

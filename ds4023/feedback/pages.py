@@ -85,6 +85,7 @@ def generate_feedback(
     assignment: str = "backprop",
     force: bool = False,
     progress: bool = True,
+    failures: list[str] | None = None,
 ) -> list[Path]:
     """Write ``feedback/<student>/<assignment>/<notebook>.html`` for every recorded submission.
 
@@ -97,6 +98,8 @@ def generate_feedback(
         assignment: the assignment name.
         force: rebuild every page.
         progress: show a progress bar.
+        failures: if given, gets one line per page that could not be rendered (the other
+            pages are still written; each failure is also printed as it happens).
 
     Returns:
         The pages written.
@@ -136,7 +139,10 @@ def generate_feedback(
                 try:
                     page = _render(exporter, key_data, student, assignment, nb_name, coursedir)
                 except Exception as err:  # one unrenderable page must not stop the others
-                    tqdm.write(f"feedback: no page for {student}/{nb_name}: {err}", sys.stderr)
+                    line = f"feedback: no page for {student}/{nb_name}: {err}"
+                    tqdm.write(line, sys.stderr)
+                    if failures is not None:
+                        failures.append(line)
                     continue
             atomic_write_text(target, page)
             memo[memo_key] = key
@@ -153,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assignment", default="backprop", help="assignment name")
     parser.add_argument("--force", action="store_true", help="rebuild every page")
     args = parser.parse_args(argv)
-    pages = run_or_explain(lambda: generate_feedback(args.course, args.assignment, args.force))
+    failures: list[str] = []
+    pages = run_or_explain(
+        lambda: generate_feedback(args.course, args.assignment, args.force, failures=failures)
+    )
     if pages is None:
         return 2
     print(f"wrote {len(pages)} feedback page(s) under {args.course / 'feedback'}")
-    return 0
+    return 1 if failures else 0

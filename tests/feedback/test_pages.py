@@ -12,6 +12,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+from ds4023.feedback import pages
 from ds4023.feedback.course_feedback import MATHJAX_URL, hide_grader_paths
 from ds4023.feedback.hide_hidden_tests import PLACEHOLDER, REDACTED, HideHiddenTests
 from ds4023.feedback.pages import generate_feedback
@@ -215,3 +216,24 @@ def test_grader_paths_are_replaced_by_placeholders():
     assert "<grader>/backprop_checks.py:12" in hidden
     assert "<python>/numpy/_core/fromnumeric.py:3" in hidden
     assert hide_grader_paths("see /data/x.mat and 5 / 2") == "see /data/x.mat and 5 / 2"
+
+
+def test_a_page_that_cannot_be_rendered_is_reported_and_fails_the_command(
+    feedback_course, tmp_path, monkeypatch, capsys
+):
+    """Does `ds4023 feedback` write the other pages, name the failed one and exit non-zero?"""
+    course = copy_course(feedback_course[0], tmp_path / "c")
+    real_render = pages._render
+
+    def render(exporter, data, student, *args):
+        if student == "correct":
+            raise ValueError("a broken output")
+        return real_render(exporter, data, student, *args)
+
+    monkeypatch.setattr(pages, "_render", render)
+    with course_env():
+        status = pages.main(["--course", str(course), "--assignment", ASSIGNMENT, "--force"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "feedback: no page for correct/toy: a broken output" in err
+    assert (course / "feedback" / "partial" / ASSIGNMENT / "toy.html").is_file()

@@ -42,6 +42,7 @@ from tests.test_browser import (
     PAGE_TIMEOUT_MS,
     _free_port,
     _require_chromium,
+    _shoot,
     _stop,
     _wait_until_serving,
 )
@@ -127,14 +128,6 @@ def page(world, tmp_path_factory):
             yield context.new_page()
         finally:
             context.close()
-
-
-def _shoot(page, artifacts: Path, name: str, capsys) -> Path:
-    path = artifacts / f"{name}.png"
-    page.screenshot(path=str(path))
-    with capsys.disabled():
-        print(f"\n[browser screenshot] {path}")
-    return path
 
 
 def test_student_fetches_submits_and_gets_feedback_in_the_assignments_tab(

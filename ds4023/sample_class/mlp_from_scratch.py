@@ -89,6 +89,13 @@ def _row(**changes: tuple[float | None, str]) -> Expected:
 
 
 _NO_PREDICT = "calls predict on inputs without bias column: shape mismatch in the first product"
+#: What fails after calculate_loss fails: fit records the loss, and XOR and the digits use fit.
+_LOSS_FAILS = dict(
+    network_fit_epochs=(0.0, "fit records the loss through calculate_loss, which fails"),
+    xor_two_two_one_learns=(0.0, "fit fails at the first loss: xor_steps is undefined"),
+    xor_without_hidden_layer_fails=(0.0, "fit fails at the first loss: linear_steps is undefined"),
+    digits_test_accuracy=(0.0, "the digits training cell fails: test_predictions is undefined"),
+)
 
 #: student -> grade_id -> (expected auto score, or None when a person must grade it; reason)
 EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
@@ -127,22 +134,10 @@ EXPECTED_SCORES: dict[str, dict[str, tuple[float | None, str]]] = {
             "fit_partial never calls predict (visible check passes "
             "add_bias=False with the bias already in)",
         ),
-        network_fit_epochs=(0.0, "fit records the loss through calculate_loss, which fails"),
-        xor_two_two_one_learns=(0.0, "fit fails at the first loss: xor_steps is undefined"),
-        xor_without_hidden_layer_fails=(
-            0.0,
-            "fit fails at the first loss: linear_steps is undefined",
-        ),
-        digits_test_accuracy=(0.0, "the digits training cell fails: test_predictions is undefined"),
+        **_LOSS_FAILS,
     ),
     "loss_predict_without_bias": _row(
         network_calculate_loss=(0.0, "X without bias column meets W[0]: shape mismatch, diagnosed"),
-        network_fit_epochs=(0.0, "fit records the loss through calculate_loss, which fails"),
-        xor_two_two_one_learns=(0.0, "fit fails at the first loss: xor_steps is undefined"),
-        xor_without_hidden_layer_fails=(
-            0.0,
-            "fit fails at the first loss: linear_steps is undefined",
-        ),
-        digits_test_accuracy=(0.0, "the digits training cell fails: test_predictions is undefined"),
+        **_LOSS_FAILS,
     ),
 }

@@ -8,6 +8,7 @@ directory (env ``DS4023_ARTIFACTS``, else a temporary directory), whose paths ar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -257,23 +258,29 @@ def lab(lab_course: Path, artifacts: Path, tmp_path_factory) -> Iterator[Lab]:
         _stop(proc)
 
 
-@pytest.fixture(scope="module")
-def browser(lab: Lab, tmp_path_factory):
-    """Headless Debian chromium, fresh profile, driven by Playwright."""
-    profile = tmp_path_factory.mktemp("chromium-profile")
+@contextlib.contextmanager
+def chromium(profile: Path, height: int = 1000) -> Iterator:
+    """Headless Debian chromium with a fresh profile, driven by Playwright: its context."""
     with sync_playwright() as pw:
         context = pw.chromium.launch_persistent_context(
             str(profile),
             executable_path=str(CHROMIUM),
             headless=True,
             args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 1000},
+            viewport={"width": 1400, "height": height},
         )
         context.set_default_timeout(PAGE_TIMEOUT_MS)
         try:
             yield context
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def browser(lab: Lab, tmp_path_factory):
+    """Headless Debian chromium, fresh profile, driven by Playwright."""
+    with chromium(tmp_path_factory.mktemp("chromium-profile")) as context:
+        yield context
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.helpers import COURSE_ROOT, copy_course
 from tests.helpers.exchange_course import (
@@ -37,14 +37,12 @@ from tests.helpers.exchange_course import (
     shared_folder,
 )
 from tests.test_browser import (
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    PAGE_TIMEOUT_MS,
     _free_port,
     _require_chromium,
     _shoot,
     _stop,
     _wait_until_serving,
+    chromium,
 )
 
 pytestmark = pytest.mark.timeout(1800)  # slow and browser: the tier table in conftest.py
@@ -114,20 +112,8 @@ def world(tmp_path_factory, artifacts: Path) -> Iterator[dict]:
 @pytest.fixture(scope="module")
 def page(world, tmp_path_factory):
     """Headless Debian chromium, fresh profile, one tab."""
-    profile = tmp_path_factory.mktemp("chromium-profile-exchange")
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        context.set_default_timeout(PAGE_TIMEOUT_MS)
-        try:
-            yield context.new_page()
-        finally:
-            context.close()
+    with chromium(tmp_path_factory.mktemp("chromium-profile-exchange"), height=900) as context:
+        yield context.new_page()
 
 
 def test_student_fetches_submits_and_gets_feedback_in_the_assignments_tab(

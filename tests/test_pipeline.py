@@ -283,7 +283,10 @@ def test_a_setup_hook_configures_each_scratch_course_before_grading(tmp_path_fac
     course = new_course(tmp_path_factory, tmp_path_factory.mktemp("hook") / "c", students)
     with course_env():
         summary = batch_grade.grade_course(
-            course, workers=1, progress=False, setup_hook="tests.helpers.grading_course:plant_marker"
+            course,
+            workers=1,
+            progress=False,
+            setup_hook="tests.helpers.grading_course:plant_marker",
         )
         marker = course / "autograded" / "correct" / ASSIGNMENT / "hook_marker.txt"
         assert summary.graded_now == 1 and marker.is_file()

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,18 +22,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import COURSE_ROOT, copy_course
 from tests.helpers.exchange_course import (
     ASSIGNMENT,
     COURSE_ID,
-    create_student,
+    course_and_student,
     hand_in,
     instructor,
     instructor_env,
     nbgrader,
-    remove_student,
-    require_root,
-    shared_folder,
 )
 from tests.test_browser import (
     _free_port,
@@ -61,19 +56,15 @@ def artifacts(tmp_path_factory) -> Path:
 def world(tmp_path_factory, artifacts: Path) -> Iterator[dict]:
     """A released course (private), the exchange, a student and their JupyterLab server."""
     _require_chromium()
-    require_root()
-    course = copy_course(tmp_path_factory.mktemp("exchange-lab") / "course")
-    shutil.copy2(COURSE_ROOT / "README.md", course)  # the points table: the grade's terms
     with ExitStack() as stack:
-        shared = stack.enter_context(shared_folder())
-        ex = shared / "exchange"
+        course, ex, student, shared = stack.enter_context(
+            course_and_student(tmp_path_factory.mktemp("exchange-lab") / "course")
+        )
         env = instructor_env(ex)
         instructor(
             course, env, sys.executable, "-m", "ds4023.cli", "release", ASSIGNMENT, "--course", "."
         )
         nbgrader(course, env, "release_assignment", ASSIGNMENT)
-        student = create_student(shared / "home", ex)
-        stack.callback(remove_student, student)
         settings = student.home / ".jupyter" / "lab" / "user-settings"
         notification = settings / "@jupyterlab" / "apputils-extension"
         notification.mkdir(parents=True)

@@ -6,7 +6,6 @@ import csv
 import io
 import os
 import re
-import shutil
 import stat
 import sys
 import time
@@ -17,18 +16,14 @@ import pytest
 from nbgrader.api import Gradebook
 
 from ds4023.collect import exchange
-from tests.helpers import COURSE_ROOT, copy_course
 from tests.helpers.exchange_course import (
     ASSIGNMENT,
     COURSE_ID,
-    create_student,
+    course_and_student,
     hand_in,
     instructor,
     instructor_env,
     nbgrader,
-    remove_student,
-    require_root,
-    shared_folder,
 )
 
 pytestmark = pytest.mark.timeout(1800)
@@ -40,16 +35,8 @@ LATE_BY = timedelta(hours=2)
 @pytest.fixture
 def round_trip_world(tmp_path: Path):
     """A private course copy in tmp_path; an exchange and a student user with a home."""
-    require_root()
-    course = copy_course(tmp_path / "course")
-    shutil.copy2(COURSE_ROOT / "README.md", course)  # the points table: the grade's terms
-    with shared_folder() as shared:
-        ex = shared / "exchange"
-        student = create_student(shared / "home", ex)
-        try:
-            yield course, ex, student, shared
-        finally:
-            remove_student(student)
+    with course_and_student(tmp_path / "course") as world:
+        yield world
 
 
 @pytest.mark.slow

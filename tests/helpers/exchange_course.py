@@ -24,6 +24,7 @@ import nbformat
 import pytest
 
 from ds4023.sample_class import students as sample_class
+from tests.helpers import COURSE_ROOT, copy_course
 
 ASSIGNMENT = "backprop"
 COURSE_ID = "ds4023"
@@ -206,3 +207,21 @@ def hand_in(student: Student, course: Path, scratch: Path) -> Path:
     assert proc.returncode == 0, proc.stderr
     assert mine.stat().st_uid == student.uid
     return mine
+
+
+@contextmanager
+def course_and_student(dest: Path):
+    """A private course copy at ``dest``, an exchange, and a student user with a home.
+
+    Yields:
+        ``(course, exchange, student, shared)``; the user is deleted afterwards.
+    """
+    require_root()
+    course = copy_course(dest)
+    shutil.copy2(COURSE_ROOT / "README.md", course)  # the points table: the grade's terms
+    with shared_folder() as shared:
+        student = create_student(shared / "home", shared / "exchange")
+        try:
+            yield course, shared / "exchange", student, shared
+        finally:
+            remove_student(student)

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from ds4023 import files
 from ds4023.files import atomic_write, atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
@@ -76,3 +77,29 @@ def test_replacing_keeps_readers_of_the_old_file_on_the_old_content(tmp_path):
         atomic_write_text(path, "new")
         assert reader.read() == "old"
     assert path.read_text() == "new"
+
+
+def test_replace_folder_leaves_exactly_the_new_files(tmp_path):
+    """Does a replaced folder hold exactly the new files, with the modes asked for?"""
+    folder = tmp_path / "submitted" / "ann" / "backprop"
+    files.replace_folder(folder, {"old.txt": b"old", "sub/keep.txt": b"1"})
+    files.replace_folder(folder, {"backprop.ipynb": b"{}", "sub/data.txt": b"2"}, file_mode=0o444)
+    found = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*.*")}
+    assert found == {"backprop.ipynb": b"{}", "sub/data.txt": b"2"}
+    assert stat.S_IMODE((folder / "backprop.ipynb").stat().st_mode) == 0o444
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["backprop"]
+
+
+def test_a_failed_replace_folder_leaves_the_old_folder(tmp_path, monkeypatch):
+    """When writing the new files fails, is the old folder untouched and no staging left?"""
+    folder = tmp_path / "backprop"
+    files.replace_folder(folder, {"a.txt": b"old"})
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(files.os, "chmod", fail)
+    with pytest.raises(OSError, match="disk full"):
+        files.replace_folder(folder, {"a.txt": b"new"})
+    assert (folder / "a.txt").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backprop"]

@@ -9,7 +9,6 @@ imported gets one line.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
 import sys
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from pathlib import Path
 from ds4023.collect import unpack
 from ds4023.collect.lms import COLLECTORS, Skip
 from ds4023.collect.roster import RosterError, read_roster
-from ds4023.files import atomic_write_text
+from ds4023.files import GRADING_LOCK, LockHeld, atomic_write_text, hold_lock
 from ds4023.release import ReleaseError, run_nbgrader
 from ds4023.settings import COURSE_ROOT
 
@@ -174,16 +173,13 @@ def _merge_manifest(root: Path, assignment: str, lms: str, new: dict[str, dict])
 @contextmanager
 def _grading_lock(root: Path):
     """Hold the grading runs' lock (``.grading/lock``): never swap a submission being graded."""
-    path = root / ".grading" / "lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise CollectError(
-                f"a grading run is using {root}: collect again when it has finished"
-            ) from None
-        yield
+    try:
+        with hold_lock(root / GRADING_LOCK):
+            yield
+    except LockHeld:
+        raise CollectError(
+            f"a grading run is using {root}: collect again when it has finished"
+        ) from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from nbgrader.exchange.default import Exchange, ExchangeReleaseAssignment
 from traitlets.config import Config
 
 from ds4023 import settings
+from ds4023.files import atomic_write_bytes
 
 #: Environment variable naming the exchange root (nbgrader's default when unset).
 ROOT_VARIABLE = "DS4023_EXCHANGE"
@@ -109,11 +110,7 @@ def prepare_release_feedback(coursedir: CourseDirectory, student: str, assignmen
         target = feedback / name
         if data is None or (_read_small(target) == data and not target.is_symlink()):
             continue
-        partial = target.with_name(f".{name}.partial")
-        partial.unlink(missing_ok=True)
-        partial.write_bytes(data)
-        partial.chmod(mode)
-        os.replace(partial, target)
+        atomic_write_bytes(target, data, mode)
         written.append(target)
     return written
 

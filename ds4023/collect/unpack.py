@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import stat
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from ds4023 import settings
+from ds4023.files import replace_folder
 
 #: Files an archiver adds by itself (macOS): not a student's, never reported.
 _NOISE = ("__MACOSX/", ".DS_Store")
@@ -110,24 +108,5 @@ def place(folder: Path, files: dict[str, bytes]) -> str:
     before = folder_files(folder)
     if before == files:
         return "unchanged"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        for name, data in files.items():
-            (staging / name).write_bytes(data)
-            os.chmod(staging / name, 0o644)
-        os.chmod(staging, 0o755)
-        old = None
-        if folder.exists() or folder.is_symlink():
-            old = folder.parent / f".{folder.name}.old-{os.getpid()}"
-            os.replace(folder, old)
-        os.replace(staging, folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if old is not None:
-        if old.is_dir() and not old.is_symlink():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
+    replace_folder(folder, files)
     return "new" if before is None else "updated"

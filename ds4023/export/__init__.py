@@ -8,7 +8,6 @@ exporters run as nbgrader export plugins (``nbgrader export --exporter=...``).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from nbgrader.plugins import ExportPlugin
@@ -78,13 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         0 when the file is written, 2 with one ``error:`` line when it cannot be.
     """
     from nbgrader.api import Gradebook
-    from sqlalchemy.exc import SQLAlchemyError
     from traitlets.config import Config
 
     from ds4023.collect.roster import RosterError
     from ds4023.export.feedback_zip import write_feedback_zip
-    from ds4023.grading.course import GradingError, load_course
-    from ds4023.grading.gradebook import GradebookError, database_problem, ensure_alembic_on_path
+    from ds4023.grading.course import load_course, run_or_explain
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lms", required=True, choices=["canvas", "moodle"])
@@ -97,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "--feedback-zip", action="store_true", help="also zip the feedback pages for the LMS"
     )
     args = parser.parse_args(argv)
-    ensure_alembic_on_path()
-    try:
+
+    def export() -> list[str]:
         cfg, coursedir = load_course(args.course)
         plugin_config = Config()
         plugin_config.ExportPlugin.assignment = [args.assignment]
@@ -112,11 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         lines = list(plugin.summary)
         if args.feedback_zip:
             lines += write_feedback_zip(Path(coursedir.root), args.lms, args.assignment)
-    except (GradingError, GradebookError, RosterError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except SQLAlchemyError as err:
-        print(f"error: {database_problem(err)}", file=sys.stderr)
+        return lines
+
+    lines = run_or_explain(export, also=(RosterError, ValueError))
+    if lines is None:
         return 2
     print("\n".join(lines))
     return 0

@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
-
 from ds4023.collect import read_manifest
 from ds4023.collect.roster import Person, read_roster
 
@@ -69,9 +67,8 @@ def build_table(course_root: Path, assignment: str, final: bool = False) -> LmsT
 
     Raises:
         ds4023.collect.roster.RosterError: roster.csv is missing or wrong.
-        ds4023.gradebook_io.GradebookError: the assignment is not in the gradebook.
+        ds4023.grading.gradebook.GradebookError: the assignment is not in the gradebook.
     """
-    from ds4023.grading.course import load_course
     from ds4023.report import grades as report
 
     people = read_roster(Path(course_root) / "roster.csv")
@@ -80,7 +77,6 @@ def build_table(course_root: Path, assignment: str, final: bool = False) -> LmsT
     manifests = {
         name: read_manifest(course_root, assignment, name) for name in ("canvas", "moodle")
     }
-    times = _submission_times(load_course(course_root)[1], assignment)
     sample = next(iter(rows), None)
     grade0 = sample["course"] if sample else None
     possible = (grade0.core_max + grade0.written_max) if grade0 else 0.0
@@ -90,8 +86,10 @@ def build_table(course_root: Path, assignment: str, final: bool = False) -> LmsT
     for person in people:
         r = by_student.get(person.id)
         lms = {name: m[person.id] for name, m in manifests.items() if person.id in m}
-        stamp, late_by_time = times.get(person.id, (None, False))
-        late = late_by_time or any(e.get("late") for i in lms.values() for e in i["entries"])
+        stamp = r.get("timestamp") if r else None
+        late = bool(r and r["seconds_late"] > 0) or any(
+            e.get("late") for i in lms.values() for e in i["entries"]
+        )
         if r is None or r["status"] == report.MISSING:
             row = LmsRow(person, MISSING, 0.0 if final else None, 0.0, "no submission")
         else:
@@ -105,22 +103,10 @@ def build_table(course_root: Path, assignment: str, final: bool = False) -> LmsT
                 status, text = GRADED, g.text()
             exported = points if (status == GRADED or final) else None
             row = LmsRow(person, status, exported, points, text)
-        row.late, row.submitted, row.lms = late, stamp, lms
+        row.late, row.lms = late, lms
+        row.submitted = datetime.fromisoformat(stamp) if stamp else None
         table.rows.append(row)
     return table
-
-
-def _submission_times(coursedir, assignment: str) -> dict[str, tuple[datetime | None, bool]]:
-    """student -> (submission time, late by nbgrader's due date) from the gradebook."""
-    found = {}
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        try:
-            subs = gb.find_assignment(assignment).submissions
-        except MissingEntry:
-            return {}
-        for sub in subs:
-            found[sub.student.id] = (sub.timestamp, bool(sub.total_seconds_late))
-    return found
 
 
 def number(value: float) -> str:

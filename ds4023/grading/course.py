@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import os
-import shutil
 import stat
 import sys
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from traitlets.config import Config, PyFileConfigLoader
 
 from ds4023 import settings
+from ds4023.files import replace_folder
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading.state import digest_files
 from ds4023.grading.task import GradeResult, SubmissionFiles
@@ -32,11 +32,12 @@ DEFAULT_MAX_SUBMISSION_MB = settings.get("DS4023_MAX_SUBMISSION_MB")
 MAX_TIMESTAMP_BYTES = 1024
 
 
-def run_or_explain(action: Callable[[], T]) -> T | None:
+def run_or_explain(action: Callable[[], T], also: tuple[type[Exception], ...] = ()) -> T | None:
     """Run ``action``; when the course or its gradebook is unusable, say why in one line.
 
     Args:
         action: what to do, e.g. ``lambda: write_report(course, assignment)``.
+        also: more exceptions whose message is the one line (e.g. a bad roster).
 
     Returns:
         What ``action`` returned, or None after printing ``error: ...`` to stderr.
@@ -44,7 +45,7 @@ def run_or_explain(action: Callable[[], T]) -> T | None:
     gradebook_io.ensure_alembic_on_path()
     try:
         return action()
-    except (GradingError, gradebook_io.GradebookError) as err:
+    except (GradingError, gradebook_io.GradebookError, *also) as err:
         problem = str(err)
     except SQLAlchemyError as err:
         problem = gradebook_io.database_problem(err)
@@ -375,15 +376,7 @@ def write_autograded(coursedir: CourseDirectory, result: GradeResult, support: d
     """
     dest = Path(coursedir.format_path(coursedir.autograded_directory, result.student, ""))
     dest = dest / result.assignment
-    tmp = dest.with_name(f".{dest.name}.partial")
-    shutil.rmtree(tmp, ignore_errors=True)
     mode = 0o664 if coursedir.groupshared else 0o444
     contents = {**support, **result.files, **{f"{n}.ipynb": b for n, b in result.notebooks.items()}}
-    for rel, data in contents.items():
-        path = tmp / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        path.chmod(mode)
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(tmp, dest)
+    replace_folder(dest, contents, file_mode=mode)
     return dest

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import shutil
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ds4023.files import GRADING_LOCK, LockHeld, hold_lock
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading import gradebook_template
 from ds4023.grading.course import (
@@ -22,7 +21,7 @@ from ds4023.grading.course import (
     write_autograded,
 )
 from ds4023.grading.judge import bundle_files
-from ds4023.grading.state import STATE_DIR, GradingState, fingerprint
+from ds4023.grading.state import GradingState, fingerprint
 from ds4023.grading.task import GRADED, AssignmentBundle, GradeResult
 
 
@@ -60,23 +59,14 @@ class Recorder:
             GradingError: another run holds the lock (the operating system drops it when
                 that process ends, even when it is killed).
         """
-        path = self.root / STATE_DIR / "lock"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a+") as fh:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                fh.seek(0)
-                holder = fh.read().strip() or "unknown"
-                raise GradingError(
-                    f"another grading run (pid {holder}) is using {self.root}: "
-                    "wait for it to finish or stop it"
-                ) from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(str(os.getpid()))
-            fh.flush()
-            yield
+        try:
+            with hold_lock(self.root / GRADING_LOCK):
+                yield
+        except LockHeld as held:
+            raise GradingError(
+                f"another grading run (pid {held.holder}) is using {self.root}: "
+                "wait for it to finish or stop it"
+            ) from None
 
     def plan(self, assignment: str) -> dict:
         """Describe an assignment for grading: gradebook spec, support files, fingerprint."""

@@ -73,7 +73,9 @@ def collect(course_root: Path, assignment: str) -> tuple[list[dict], list[dict]]
         rows[-1]["course"] = course_terms.course_grade(terms, scores, maxima)
     late = grading_late.lateness(db, course, assignment)
     for row in rows:
-        row["seconds_late"] = late.get(row["student"], {}).get("seconds_late", 0.0)
+        found = late.get(row["student"], {})
+        row["seconds_late"] = found.get("seconds_late", 0.0)
+        row["timestamp"] = found.get("timestamp")  # ISO text, or None
         if "course" not in row:  # no submission: nothing earned, nothing awaiting a person
             row["course"] = course_terms.course_grade(terms, dict.fromkeys(maxima, 0.0), maxima)
     return parts, rows

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ from nbformat import NotebookNode
 from tqdm import tqdm
 
 from ds4023.assignments import MANIFESTS
+from ds4023.files import replace_folder
 from ds4023.settings import COURSE_ROOT
 
 #: Assignment -> module defining its ``STUDENTS`` (tuple of Student) and ``EXPECTED_SCORES``
@@ -278,12 +276,8 @@ def write_submission(nb: NotebookNode, folder: Path, filename: str) -> Path:
     Returns:
         The path of the notebook written.
     """
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    nbformat.write(nb, str(staging / filename))
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(staging, folder)
+    text = nbformat.writes(nb)
+    replace_folder(folder, {filename: (text if text.endswith("\n") else text + "\n").encode()})
     return folder / filename
 
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib
-import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +14,7 @@ from nbformat import NotebookNode
 from tqdm import tqdm
 
 from ds4023.assignments import MANIFESTS
+from ds4023.files import replace_folder
 from ds4023.sample_class import students as sample_class
 from ds4023.sample_class.students import Edit, SampleClassError, Student, cell_key
 from tests.helpers import COURSE_ROOT
@@ -299,13 +297,7 @@ def generate(out: Path, course_root: Path = COURSE_ROOT, assignment: str = "back
 
 
 def _write_files(folder: Path, files: dict[str, str]) -> Path:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    for rel, text in files.items():
-        (staging / rel).write_text(text)
-    if folder.exists():
-        shutil.rmtree(folder)
-    os.replace(staging, folder)
+    replace_folder(folder, {rel: text.encode() for rel, text in files.items()})
     return folder
 
 

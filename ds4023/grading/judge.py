@@ -212,6 +212,10 @@ def settle(
 def load_module(path: Path):
     """Import a Python file from its path as a module of its own, writing no bytecode.
 
+    The file may import modules beside it by name (a checking module imports
+    ``checks_core``), as it does in a kernel started in its folder; those are loaded from
+    that folder, afresh, and left out of ``sys.modules`` afterwards too.
+
     Args:
         path: the file (a ``reference.py``, or a checking module beside it).
 
@@ -225,14 +229,21 @@ def load_module(path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None or not Path(path).is_file():
         raise ImportError(f"no module at {path}")
+    folder = Path(path).resolve().parent
+    siblings = {p.stem for p in folder.glob("*.py")} | {name}
+    shadowed = {n: sys.modules.pop(n) for n in siblings if n in sys.modules}
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    sys.path.insert(0, str(folder))
     keep, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ in source/
     try:
         spec.loader.exec_module(module)
     finally:
-        sys.modules.pop(name, None)
+        sys.path.remove(str(folder))
         sys.dont_write_bytecode = keep
+        for sibling in siblings:
+            sys.modules.pop(sibling, None)
+        sys.modules.update(shadowed)
     return module
 
 

@@ -95,3 +95,96 @@ def close(a, b) -> bool:
     """Same shape and equal to rounding (relative 1e-9)?"""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=1e-9, atol=1e-12))
+
+
+@contextlib.contextmanager
+def watching(ns: dict, functions, user: str, cls=None, methods=()):
+    """Record, in the list it yields, which building blocks get called inside the block.
+
+    Args:
+        ns: the notebook's namespace; its ``functions`` are wrapped for the block.
+        functions: names of the notebook's functions to watch.
+        user: the function under check (never watched: it is the one being run).
+        cls: a class whose ``methods`` are watched too, or None.
+        methods: names of methods of ``cls`` to watch.
+    """
+    called: list[str] = []
+
+    def spy(name, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            if name not in called:
+                called.append(name)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    saved = {n: ns[n] for n in functions if n != user and callable(ns.get(n))}
+    own = {} if cls is None else {n: cls.__dict__[n] for n in methods if n in cls.__dict__}
+    own.pop(user, None)
+    for name, fn in saved.items():
+        ns[name] = spy(name, fn)
+    for name, fn in own.items():
+        setattr(cls, name, spy(name, fn))
+    try:
+        yield called
+    finally:
+        ns.update(saved)
+        for name, fn in own.items():
+            setattr(cls, name, fn)
+
+
+def problem(diagnose, *args) -> str | None:
+    """The message ``diagnose(*args)`` stops with, or None (right, or failing otherwise)."""
+    try:
+        diagnose(*args)
+    except Mistake as found:
+        return str(found)
+    except Exception:
+        return None
+    return None
+
+
+def blame(user: str, called: list[str], suspects) -> str | None:
+    """A problem in a building block that ``user`` called, as a message naming both.
+
+    Args:
+        user: the function under check.
+        called: what it called (from :func:`watching`).
+        suspects: ``(name, diagnose, *args)`` for each building block, most basic first.
+
+    Returns:
+        The first called block's problem, or None.
+    """
+    for name, diagnose, *args in suspects:
+        if name in called and name != user:
+            text = problem(diagnose, *args)
+            if text:
+                return f"{user} relies on {name}, and {name} has a problem: {text}"
+    return None
+
+
+def run_blaming(user: str, call, watch, suspects):
+    """``call()`` inside ``watch``; if it fails, blame a faulty building block it used.
+
+    Args:
+        user: the name of the function ``call`` runs.
+        call: runs it, without arguments.
+        watch: a :func:`watching` block (it may set up more around it).
+        suspects: gives the ``suspects`` of :func:`blame`, called only after a failure.
+
+    Returns:
+        ``(result, called)``.
+
+    Raises:
+        Mistake: a building block it used has a problem; else what ``call`` raised.
+    """
+    with watch as called:
+        try:
+            return call(), called
+        except Exception as err:
+            failure = err
+    text = blame(user, called, suspects())
+    if text:
+        raise Mistake(text) from None
+    raise failure

@@ -11,12 +11,11 @@ The grader restores this file from the course's copy: editing it changes nothing
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-from contextlib import contextmanager
-from pathlib import Path
-
 import numpy as np
+from checks_core import Mistake, blame, matches, problem, run_blaming, watching
+from checks_core import array as _array
+from checks_core import check as _check
+from checks_core import close as _close
 
 #: The known mistakes: what each one is and where to look.
 MESSAGES: dict[str, str] = {
@@ -140,22 +139,8 @@ _BUILDING_BLOCKS = ("sigmoid_prime", "forward", "cost_function", "cost_function_
 _METHODS = ("predict", "calculate_loss", "fit_partial")
 
 
-def _load_core():
-    """checks_core.py, the checks' shared machinery, from beside this file (any working folder)."""
-    path = Path(__file__).with_name("checks_core.py")
-    spec = importlib.util.spec_from_file_location("checks_core", path)
-    core = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(core)
-    return core
-
-
-_core = _load_core()
-Mistake, _check, fingerprint = _core.Mistake, _core.check, _core.fingerprint
-_array, _close = _core.array, _core.close
-
-
 def _matches(values, key: str) -> bool:
-    return _core.matches(values, FINGERPRINTS[key])
+    return matches(values, FINGERPRINTS[key])
 
 
 def small_problem():
@@ -183,73 +168,21 @@ def small_network_data():
     return X, T
 
 
-@contextmanager
-def _watching(ns: dict, user: str, cls=None):
-    """Record which building blocks (notebook functions, NeuralNetwork methods) get called."""
-    called: list[str] = []
-
-    def spy(name, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            if name not in called:
-                called.append(name)
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    saved = {n: ns[n] for n in _BUILDING_BLOCKS if n != user and callable(ns.get(n))}
-    methods = {}
-    if cls is not None:
-        methods = {n: cls.__dict__[n] for n in _METHODS if n != user and n in cls.__dict__}
-    for name, fn in saved.items():
-        ns[name] = spy(name, fn)
-    for name, fn in methods.items():
-        setattr(cls, name, spy(name, fn))
-    try:
-        yield called
-    finally:
-        ns.update(saved)
-        for name, fn in methods.items():
-            setattr(cls, name, fn)
-
-
-def _problem(diagnose, target) -> str | None:
-    """The message ``diagnose(target)`` stops with, or None (right, or failing otherwise)."""
-    try:
-        diagnose(target)
-    except Mistake as found:
-        return str(found)
-    except Exception:
-        return None
-    return None
+def _suspects(ns: dict, cls=None) -> list:
+    """The building blocks with their diagnoses, as :func:`blame` takes them."""
+    found = [(n, _DIAGNOSE[n], ns[n]) for n in _BUILDING_BLOCKS if n in ns]
+    return found + [(n, _DIAGNOSE[n], cls) for n in _METHODS if cls is not None]
 
 
 def _blame(ns: dict, called: list[str], user: str, cls=None) -> str | None:
     """A problem in a building block that ``user`` called, as a message naming both."""
-    for name in _BUILDING_BLOCKS:
-        if name in called and name != user:
-            text = _problem(_DIAGNOSE[name], ns[name])
-            if text:
-                return f"{user} relies on {name}, and {name} has a problem: {text}"
-    for name in _METHODS:
-        if cls is not None and name in called and name != user:
-            text = _problem(_DIAGNOSE[name], cls)
-            if text:
-                return f"{user} relies on {name}, and {name} has a problem: {text}"
-    return None
+    return blame(user, called, _suspects(ns, cls))
 
 
 def _run(user: str, fn, ns: dict, *args, cls=None, **kwargs):
     """Call ``fn``; if it fails, blame a faulty building block it used."""
-    with _watching(ns, user, cls) as called:
-        try:
-            return fn(*args, **kwargs), called
-        except Exception as err:
-            failure = err
-    text = _blame(ns, called, user, cls)
-    if text:
-        raise Mistake(text) from None
-    raise failure
+    watch = watching(ns, _BUILDING_BLOCKS, user, cls, _METHODS)
+    return run_blaming(user, lambda: fn(*args, **kwargs), watch, lambda: _suspects(ns, cls))
 
 
 def _small_sigmoid_prime(fn) -> None:
@@ -430,7 +363,7 @@ def check_relative_difference(relative_difference, grad_numerical, grad_analytic
     if numerical.shape == analytical.shape and np.allclose(analytical, -numerical, rtol=1e-5):
         raise Mistake(MESSAGES["delta3_sign"])
     prime = relative_difference.__globals__.get("cost_function_prime")
-    text = _problem(_small_cost_prime, prime) if callable(prime) else None
+    text = problem(_small_cost_prime, prime) if callable(prime) else None
     raise Mistake(
         f"The gradient check fails, and cost_function_prime has a problem: {text}"
         if text
@@ -513,7 +446,7 @@ def _diagnose_predict(cls) -> None:
 def _wants_bias_column(cls, err: Exception) -> bool:
     """Does calculate_loss fail (``err``) only because it expects X with the bias column,
     as in the classic code, while predict itself is right?"""
-    if _problem(_diagnose_predict, cls) is not None:
+    if problem(_diagnose_predict, cls) is not None:
         return False
     if isinstance(err, TypeError) and "'addBias'" in str(err):
         return True  # the classic code's keyword, for predict(X, addBias=False)

@@ -12,12 +12,13 @@ nothing.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
+from checks_core import Mistake, blame, matches, problem, run_blaming, watching
+from checks_core import array as _array
+from checks_core import check as _check
+from checks_core import close as _close
 
 #: The known mistakes: what each one is and where to look.
 MESSAGES: dict[str, str] = {
@@ -133,22 +134,8 @@ FINGERPRINTS: dict[str, tuple[float, float, float]] = {
 _BUILDING_BLOCKS = ("sigmoid", "sigmoid_gradient", "forward_propagate", "cost", "backprop")
 
 
-def _load_core():
-    """checks_core.py, the checks' shared machinery, from beside this file (any working folder)."""
-    path = Path(__file__).with_name("checks_core.py")
-    spec = importlib.util.spec_from_file_location("checks_core", path)
-    core = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(core)
-    return core
-
-
-_core = _load_core()
-Mistake, _check, fingerprint = _core.Mistake, _core.check, _core.fingerprint
-_array, _close = _core.array, _core.close
-
-
 def _matches(values, key: str) -> bool:
-    return _core.matches(values, FINGERPRINTS[key])
+    return matches(values, FINGERPRINTS[key])
 
 
 def small_problem():
@@ -189,59 +176,25 @@ def _small_sizes(ns: dict):
 
 @contextmanager
 def _watching(ns: dict, user: str):
-    """Record which of the notebook's building blocks get called inside the block."""
-    called: list[str] = []
-    saved = {n: ns[n] for n in _BUILDING_BLOCKS if n != user and callable(ns.get(n))}
-
-    def spy(name, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            if name not in called:
-                called.append(name)
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    for name, fn in saved.items():
-        ns[name] = spy(name, fn)
-    try:
+    """Watch which building blocks get called, with the small problem's sizes set."""
+    with _small_sizes(ns), watching(ns, _BUILDING_BLOCKS, user) as called:
         yield called
-    finally:
-        ns.update(saved)
 
 
-def _problem(diagnose, fn, ns) -> str | None:
-    """The message ``diagnose(fn, ns)`` stops with, or None (right, or failing otherwise)."""
-    try:
-        diagnose(fn, ns)
-    except Mistake as found:
-        return str(found)
-    except Exception:
-        return None
-    return None
+def _suspects(ns: dict) -> list:
+    """Each building block of the notebook with its diagnosis, as :func:`blame` takes them."""
+    return [(n, _DIAGNOSE[n], ns[n], ns) for n in _BUILDING_BLOCKS if n in ns]
 
 
 def _blame(ns: dict, called: list[str], user: str) -> str | None:
     """A problem in a building block that ``user`` called, as a message naming both."""
-    for name in _BUILDING_BLOCKS:
-        if name in called and name != user:
-            text = _problem(_DIAGNOSE[name], ns[name], ns)
-            if text:
-                return f"{user} relies on {name}, and {name} has a problem: {text}"
-    return None
+    return blame(user, called, _suspects(ns))
 
 
 def _run(user: str, fn, ns: dict, *args, **kwargs):
     """Call ``fn`` on the small problem; if it fails, blame a faulty building block it used."""
-    with _small_sizes(ns), _watching(ns, user) as called:
-        try:
-            return fn(*args, **kwargs), called
-        except Exception as err:
-            failure = err
-    text = _blame(ns, called, user)
-    if text:
-        raise Mistake(text) from None
-    raise failure
+    watch = _watching(ns, user)
+    return run_blaming(user, lambda: fn(*args, **kwargs), watch, lambda: _suspects(ns))
 
 
 def _small_sigmoid(fn, ns) -> None:
@@ -680,7 +633,7 @@ def check_training(y_pred, y, backprop) -> None:
         raise Mistake(MESSAGES["prediction_off_by_one"])
     if np.mean(predicted == labels % 10 + 1) >= 0.9:
         raise Mistake(MESSAGES["onehot_order"])
-    text = _problem(_DIAGNOSE["backprop"], backprop, backprop.__globals__)
+    text = problem(_DIAGNOSE["backprop"], backprop, backprop.__globals__)
     raise Mistake(
         f"The accuracy is {accuracy:.2%}, below 95 %. The training relies on backprop, and "
         f"backprop has a problem: {text}"

@@ -9,13 +9,12 @@ mistake: its own, the notebook's data, or the function it builds on).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 from scipy.io import loadmat
 
-from ds4023.grading.judge import RIGHT, Results, Verdict, digest, settle, worst
+from ds4023.grading.judge import RIGHT, Results, Verdict, digest, load_module, settle, worst
 
 SMALL = (3, 5, 3)
 FULL = (400, 25, 10)
@@ -23,10 +22,7 @@ PATCH_SMALL = {"input_size": 3, "hidden_size": 5, "num_labels": 3}
 
 
 def _messages() -> dict[str, str]:
-    path = Path(__file__).with_name("backprop_checks.py")
-    spec = importlib.util.spec_from_file_location("backprop_checks_for_judge", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_module(Path(__file__).with_name("backprop_checks.py"))
     return {
         **module.MESSAGES,
         # slips the grader names that the visible checks do not (they stop at the type)

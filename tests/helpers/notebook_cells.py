@@ -12,7 +12,6 @@ when the exception has one (a failing check), else ``Type: message``.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import os
 import shutil
@@ -25,6 +24,7 @@ import nbformat
 import numpy as np
 
 from ds4023.assignments import SHIPPED, manifest
+from ds4023.grading.judge import load_module
 from ds4023.sample_class.students import (
     Student,
     cell_key,
@@ -75,15 +75,7 @@ def workdir(assignment: str, dest: Path) -> Path:
 
 def load_checks(assignment: str, folder: Path):
     """Import the checking module from ``folder`` as a fresh module (no bytecode written)."""
-    name = manifest(assignment).checks
-    spec = importlib.util.spec_from_file_location(name, folder / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.dont_write_bytecode = saved
-    return module
+    return load_module(folder / f"{manifest(assignment).checks}.py")
 
 
 def student_notebooks(assignment: str) -> dict[str, nbformat.NotebookNode]:

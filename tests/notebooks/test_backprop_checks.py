@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 
+from ds4023.checks_core import fingerprint
 from ds4023.sample_class.backprop import DIAGNOSES, STUDENTS
 from ds4023.sample_class.students import Edit
 from tests.helpers import COURSE_ROOT
@@ -55,22 +56,20 @@ def _fingerprints(run) -> dict[str, np.ndarray]:
     params, theta1, theta2, X, Y = checks.small_problem()
     z = np.linspace(-4.5, 4.5, 10)
     found = {
-        "sigmoid": checks.fingerprint(ns["sigmoid"](z.copy())),
-        "sigmoid_gradient": checks.fingerprint(ns["sigmoid_gradient"](z.copy())),
-        "cost": checks.fingerprint(ns["cost"](theta1, theta2, X, Y)),
+        "sigmoid": fingerprint(ns["sigmoid"](z.copy())),
+        "sigmoid_gradient": fingerprint(ns["sigmoid_gradient"](z.copy())),
+        "cost": fingerprint(ns["cost"](theta1, theta2, X, Y)),
     }
     out = ns["forward_propagate"](X.copy(), theta1.copy(), theta2.copy())
     for name, value in zip(("a1", "z2", "a2", "z3", "h"), out, strict=True):
-        found[f"forward_{name}"] = checks.fingerprint(value)
+        found[f"forward_{name}"] = fingerprint(value)
     reg = ns["cost_regularized"]
-    found["penalty"] = checks.fingerprint(
-        reg(theta1, theta2, X, Y, 1) - reg(theta1, theta2, X, Y, 0)
-    )
+    found["penalty"] = fingerprint(reg(theta1, theta2, X, Y, 1) - reg(theta1, theta2, X, Y, 0))
     with checks._small_sizes(ns):
-        found["grad"] = checks.fingerprint(ns["backprop"](params.copy(), X, Y)[1])
+        found["grad"] = fingerprint(ns["backprop"](params.copy(), X, Y)[1])
         with_reg = ns["backprop_reg"](params.copy(), X, Y, 1)[1]
         without = ns["backprop_reg"](params.copy(), X, Y, 0)[1]
-    found["grad_penalty"] = checks.fingerprint(with_reg - without)
+    found["grad_penalty"] = fingerprint(with_reg - without)
     return found
 
 

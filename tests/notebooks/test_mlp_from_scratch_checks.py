@@ -13,6 +13,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from ds4023.checks_core import fingerprint as fp
 from ds4023.sample_class.students import Edit, load_table
 from tests.helpers.notebook_cells import (
     fingerprint_problems,
@@ -59,7 +60,6 @@ DIAGNOSES: dict[str, str | None] = {
 def _fingerprints(run) -> dict[str, np.ndarray]:
     """Fingerprints of a student's code on the checks' small problems."""
     ns, checks = run.namespace, run.checks
-    fp = checks.fingerprint
     X, y, W1, W2 = checks.small_problem()
     found = {}
     out = ns["forward"](X.copy(), W1.copy(), W2.copy())

@@ -188,3 +188,22 @@ def run_blaming(user: str, call, watch, suspects):
     if text:
         raise Mistake(text) from None
     raise failure
+
+
+def shapes(got: dict, want: dict, transposed: str, setting: str) -> None:
+    """Stop when an array of ``got`` does not have the shape ``want`` gives for its name.
+
+    Args:
+        got: name -> the array a function returned.
+        want: name -> the shape it should have.
+        transposed: the message when an array has its shape reversed.
+        setting: the problem's sizes, to start the message about another shape with.
+
+    Raises:
+        Mistake: a shape is wrong.
+    """
+    if any(got[k].shape != want[k] and got[k].shape == want[k][::-1] for k in want):
+        raise Mistake(transposed)
+    for k in want:
+        if got[k].shape != want[k]:
+            raise Mistake(f"{setting}, {k} should have the shape {want[k]}, not {got[k].shape}.")

@@ -15,7 +15,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import numpy as np
-from checks_core import Mistake, blame, matches, problem, run_blaming, watching
+from checks_core import Mistake, blame, matches, problem, run_blaming, shapes, watching
 from checks_core import array as _array
 from checks_core import check as _check
 from checks_core import close as _close
@@ -242,14 +242,8 @@ def _small_forward(fn, ns) -> None:
     }
     if got["a1"].shape == (M, n_in) or got["a2"].shape == (M, n_hid):
         raise Mistake(MESSAGES["no_bias_column"])
-    if any(got[k].shape != want[k] and got[k].shape == want[k][::-1] for k in names):
-        raise Mistake(MESSAGES["forward_transposed"])
-    for k in names:
-        if got[k].shape != want[k]:
-            raise Mistake(
-                f"For {M} examples and layers of {n_in}, {n_hid} and {n_lab} units, {k} should "
-                f"have the shape {want[k]}, not {got[k].shape}."
-            )
+    setting = f"For {M} examples and layers of {n_in}, {n_hid} and {n_lab} units"
+    shapes(got, want, MESSAGES["forward_transposed"], setting)
     for k in ("a1", "a2"):
         if not np.all(got[k][:, 0] == 1):
             raise Mistake(

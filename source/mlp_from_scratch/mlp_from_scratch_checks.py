@@ -12,7 +12,7 @@ The grader restores this file from the course's copy: editing it changes nothing
 from __future__ import annotations
 
 import numpy as np
-from checks_core import Mistake, blame, matches, problem, run_blaming, watching
+from checks_core import Mistake, blame, matches, problem, run_blaming, shapes, watching
 from checks_core import array as _array
 from checks_core import check as _check
 from checks_core import close as _close
@@ -207,14 +207,8 @@ def _small_forward(fn) -> None:
     names = ("z2", "a2", "z3", "y_hat")
     got = {k: _array(v, k) for k, v in zip(names, out, strict=True)}
     want = {"z2": (m, n_hid), "a2": (m, n_hid), "z3": (m, n_out), "y_hat": (m, n_out)}
-    if any(got[k].shape != want[k] and got[k].shape == want[k][::-1] for k in names):
-        raise Mistake(MESSAGES["forward_transposed"])
-    for k in names:
-        if got[k].shape != want[k]:
-            raise Mistake(
-                f"For {m} examples, {n_hid} hidden units and {n_out} outputs, {k} should have "
-                f"the shape {want[k]}, not {got[k].shape}."
-            )
+    setting = f"For {m} examples, {n_hid} hidden units and {n_out} outputs"
+    shapes(got, want, MESSAGES["forward_transposed"], setting)
     if all(_matches(got[k], f"forward_{k}") for k in names):
         return
     if _matches(got["z2"], "forward_z2") and _matches(got["a2"], "forward_a2"):

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import re
 
+import nbformat
+
+from ds4023.assignments import manifest
 from ds4023.sample_class.students import load_table
 from tests.helpers.notebook_cells import (
     diagnosis_problems,
     named_mistakes,
     run_variant,
+    source_dir,
     visible_output,
 )
 
@@ -49,3 +53,33 @@ def test_other_correct_solutions_pass_without_a_message(request, folder, variant
     run = run_variant(m.ASSIGNMENT, folder, re.sub(r"\W+", "_", variant), m.OTHER_CORRECT[variant])
     assert {c: run.cells[c].error for c in m.TEST_CELLS if run.cells[c].error} == {}
     assert named_mistakes(run.checks, visible_output(run, m.TEST_CELLS)) == set()
+
+
+def solution_lines(assignment: str) -> list[str]:
+    """The lines of the source notebook's solutions and hidden tests that could give one away:
+    12 characters or more, and not a comment, an import or plain syntax (``except Exception:``,
+    ``return "key"``)."""
+    nb = nbformat.read(source_dir(assignment) / f"{assignment}.ipynb", as_version=4)
+    generic = r'#.*|(import|from) .*|except \w+:|return (False|True|None|"\w+")'
+    lines, inside = [], False
+    for cell in nb.cells:
+        for line in (ln.strip() for ln in cell.source.splitlines()):
+            if "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END SOLUTION" in line or "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line) >= 12 and not re.fullmatch(generic, line):
+                lines.append(line)
+    return lines
+
+
+def test_module_and_messages_hold_no_solution_or_hidden_test_code(request, checks):
+    """Is no line of a solution or hidden test found in the module or in its messages?"""
+    assignment = request.module.ASSIGNMENT
+    text = (source_dir(assignment) / f"{manifest(assignment).checks}.py").read_text()
+    lines = solution_lines(assignment)
+    assert len(lines) > 60  # the solutions and the probe calls (the judgement is in reference.py)
+    assert [ln for ln in lines if ln in text] == []
+    for message in checks.MESSAGES.values():
+        assert not [ln for ln in lines if ln in message]
+        assert "\n" not in message and message.count(". ") <= 2

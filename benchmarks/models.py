@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from ds4023.grading.judge import load_module
 
 #: The solution cells of source/backprop/backprop.ipynb that define the network's functions.
 NOTEBOOK_CELLS = (
@@ -43,13 +44,9 @@ def notebook_functions(notebook: Path) -> dict:
         cell["metadata"].get("nbgrader", {}).get("grade_id"): "".join(cell["source"])
         for cell in json.loads(Path(notebook).read_text())["cells"]
     }
-    # the imports cell imports the notebook's support module from the notebook's folder
-    checks = Path(notebook).with_name("backprop_checks.py")
-    spec = importlib.util.spec_from_file_location("backprop_checks", checks)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # the imports cell imports the notebook's checking module from the notebook's folder
     saved = sys.modules.get("backprop_checks")
-    sys.modules["backprop_checks"] = module
+    sys.modules["backprop_checks"] = load_module(Path(notebook).with_name("backprop_checks.py"))
     namespace: dict = {}
     try:
         for grade_id in NOTEBOOK_CELLS:
@@ -87,60 +84,65 @@ def _cost(y: np.ndarray, z3: np.ndarray) -> float:
     return float(np.sum(y * np.logaddexp(0, -z3) + (1 - y) * np.logaddexp(0, z3)) / y.shape[0])
 
 
-def naive_loop(sizes: tuple[int, int, int] = (400, 25, 10)) -> Backprop:
-    """The baseline: a per-example loop written the way the exercise first showed it.
-
-    Every example re-inserts the bias with ``np.insert``, builds fresh outer products and
-    adds them into the accumulators: correct, and as slow as a plain reading of the
-    algorithm gets.
+def _network(gradients, sizes: tuple[int, int, int]) -> Backprop:
+    """``backprop(params, X, y) -> (J, grad)`` around one way of summing the gradient.
 
     Args:
+        gradients: ``(theta2, y, a1, z2, a2, h) -> (Delta1, Delta2)``, the summed gradients
+            of the two weight matrices for the forward pass given.
         sizes: input, hidden and output units.
 
     Returns:
-        ``backprop(params, X, y) -> (J, grad)``.
+        The backprop function (the cost, and the gradient averaged and unrolled).
     """
 
     def backprop(params, X, y):
         theta1, theta2 = _unroll(params, sizes)
         a1, z2, a2, z3, h = _forward(theta1, theta2, X)
-        delta1 = np.zeros(theta1.shape)
-        delta2 = np.zeros(theta2.shape)
-        for t in range(X.shape[0]):
-            a1t, a2t = a1[t : t + 1], a2[t : t + 1]
-            z2t = np.insert(z2[t : t + 1], 0, 1.0, axis=1)
-            d3t = h[t : t + 1] - y[t : t + 1]
-            sig = _sigmoid(z2t)
-            d2t = (d3t @ theta2) * sig * (1 - sig)
-            delta1 = delta1 + np.outer(d2t[:, 1:], a1t)
-            delta2 = delta2 + np.outer(d3t, a2t)
+        delta1, delta2 = gradients(theta2, y, a1, z2, a2, h)
         m = X.shape[0]
         return _cost(y, z3), np.concatenate([(delta1 / m).ravel(), (delta2 / m).ravel()])
 
     return backprop
 
 
+def _loop_gradients(theta2, y, a1, z2, a2, h):
+    delta1 = np.zeros((z2.shape[1], a1.shape[1]))
+    delta2 = np.zeros((h.shape[1], a2.shape[1]))
+    for t in range(a1.shape[0]):
+        a1t, a2t = a1[t : t + 1], a2[t : t + 1]
+        z2t = np.insert(z2[t : t + 1], 0, 1.0, axis=1)
+        d3t = h[t : t + 1] - y[t : t + 1]
+        sig = _sigmoid(z2t)
+        d2t = (d3t @ theta2) * sig * (1 - sig)
+        delta1 = delta1 + np.outer(d2t[:, 1:], a1t)
+        delta2 = delta2 + np.outer(d3t, a2t)
+    return delta1, delta2
+
+
+def _matrix_gradients(theta2, y, a1, z2, a2, h):
+    d3 = h - y
+    sig = _sigmoid(z2)
+    d2 = (d3 @ theta2[:, 1:]) * sig * (1 - sig)
+    return d2.T @ a1, d3.T @ a2
+
+
+def naive_loop(sizes: tuple[int, int, int] = (400, 25, 10)) -> Backprop:
+    """The baseline: a per-example loop written the way the exercise first showed it.
+
+    Every example re-inserts the bias with ``np.insert``, builds fresh outer products and
+    adds them into the accumulators: correct, and as slow as a plain reading of the
+    algorithm gets. ``sizes``: input, hidden and output units.
+    """
+    return _network(_loop_gradients, sizes)
+
+
 def vectorised(sizes: tuple[int, int, int] = (400, 25, 10)) -> Backprop:
     """The instructor's fast reference: all examples at once, as three matrix products.
 
-    Args:
-        sizes: input, hidden and output units.
-
-    Returns:
-        ``backprop(params, X, y) -> (J, grad)``.
+    ``sizes``: input, hidden and output units.
     """
-
-    def backprop(params, X, y):
-        theta1, theta2 = _unroll(params, sizes)
-        a1, z2, a2, z3, h = _forward(theta1, theta2, X)
-        d3 = h - y
-        sig = _sigmoid(z2)
-        d2 = (d3 @ theta2[:, 1:]) * sig * (1 - sig)
-        m = X.shape[0]
-        grad = np.concatenate([(d2.T @ a1 / m).ravel(), (d3.T @ a2 / m).ravel()])
-        return _cost(y, z3), grad
-
-    return backprop
+    return _network(_matrix_gradients, sizes)
 
 
 def relative_difference(backprop: Backprop, params, X, y, indices, epsilon=1e-4) -> float:

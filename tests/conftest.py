@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,16 @@ def course_copy(tmp_path: Path) -> Path:
 def course_without_data(tmp_path: Path) -> Path:
     """A fresh copy of the course whose data has not been built yet."""
     return copy_course(tmp_path / "course", with_data=False)
+
+
+@pytest.fixture(scope="module")
+def artifacts(request, tmp_path_factory) -> Path:
+    """Directory for screenshots and server logs (env DS4023_ARTIFACTS overrides)."""
+    chosen = os.environ.get("DS4023_ARTIFACTS")
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    folder = Path(chosen) if chosen else tmp_path_factory.mktemp(f"{name}-artifacts")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder.resolve()
 
 
 #: The tier of each test module that is not quick, in one place (markers: pyproject.toml).

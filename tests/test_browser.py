@@ -8,45 +8,33 @@ directory (env ``DS4023_ARTIFACTS``, else a temporary directory), whose paths ar
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from ds4023 import release
 from tests.helpers import COURSE_ROOT
+from tests.helpers.browser import (
+    PAGE_TIMEOUT_MS,
+    chromium,
+    quiet_lab_settings,
+    require_chromium,
+    serve_lab,
+    shoot,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-#: Headless flags that keep chromium off the (closed) network and away from user state.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: Generous waits for page state: JupyterLab and a kernel start slowly on two busy cores.
-PAGE_TIMEOUT_MS = 120_000
 #: The source notebook trains a network; "Run All" takes about a minute on two cores.
 RUN_ALL_TIMEOUT_MS = 600_000
-SERVER_START_TIMEOUT_S = 120
 
 ASSIGNMENT = "backprop"
 RELEASE_NB = f"release/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
@@ -61,16 +49,6 @@ REFERENCE_COSTS = ("5.8303", "5.9265")
 STUB_MARKER = "raise NotImplementedError()"
 
 pytestmark = pytest.mark.timeout(1800)
-
-
-def _require_chromium() -> None:
-    """Skip without chromium on a workstation; in CI (CI=true) a missing browser fails."""
-    if os.access(CHROMIUM, os.X_OK):
-        return
-    reason = f"{CHROMIUM} is missing: install Debian's chromium with .ci/install-chromium"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
 
 
 # --------------------------------------------------------------------------- notebook facts
@@ -138,18 +116,9 @@ class Lab:
 
 
 @pytest.fixture(scope="module")
-def artifacts(tmp_path_factory) -> Path:
-    """Directory for screenshots and the server log (env DS4023_ARTIFACTS overrides)."""
-    chosen = os.environ.get("DS4023_ARTIFACTS")
-    folder = Path(chosen) if chosen else tmp_path_factory.mktemp("browser-artifacts")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder.resolve()
-
-
-@pytest.fixture(scope="module")
 def lab_course(tmp_path_factory) -> Path:
     """A copy of the course with data beside the notebooks and a gradebook of its assignments."""
-    _require_chromium()
+    require_chromium()
     course = tmp_path_factory.mktemp("lab") / "course"
     keep_out = shutil.ignore_patterns("*.mat", ".ipynb_checkpoints", "__pycache__")
     course.mkdir()
@@ -169,62 +138,16 @@ def lab_course(tmp_path_factory) -> Path:
     return course
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_serving(proc: subprocess.Popen, status_url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"JupyterLab exited with {proc.returncode}; see {log}", pytrace=False)
-        try:
-            with urllib.request.urlopen(status_url, timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.25)  # polling the server's status, not waiting on the page
-    pytest.fail(f"JupyterLab did not answer within {SERVER_START_TIMEOUT_S} s; see {log}")
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Stop the server: terminate, wait, then kill.
-
-    On SIGTERM the server shuts its kernels down; a kernel whose server was killed exits on
-    its own (it polls its parent process).
-    """
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="module")
 def lab(lab_course: Path, artifacts: Path, tmp_path_factory) -> Iterator[Lab]:
     """JupyterLab serving the course copy from its own directory, with a token."""
     home = tmp_path_factory.mktemp("jupyter-home")
     settings = home / "user-settings"
-    # No "fetch Jupyter news?" toast over the screenshots, and no request to the internet.
-    notification = settings / "@jupyterlab" / "apputils-extension"
-    notification.mkdir(parents=True)
-    (notification / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    port, token = _free_port(), secrets.token_hex(16)
+    quiet_lab_settings(settings)
     cmd = [
         sys.executable,
         "-m",
         "jupyterlab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--ServerApp.port_retries=0",
-        f"--ServerApp.token={token}",
         f"--ServerApp.root_dir={lab_course}",
         f"--LabApp.user_settings_dir={settings}",
         f"--LabApp.workspaces_dir={home / 'workspaces'}",
@@ -240,40 +163,9 @@ def lab(lab_course: Path, artifacts: Path, tmp_path_factory) -> Iterator[Lab]:
         IPYTHONDIR=str(home / "ipython"),
     )
     log = artifacts / "jupyterlab.log"
-    with log.open("w") as log_file:
-        # cwd = the copy: formgrader reads nbgrader_config.py from the server's working dir.
-        proc = subprocess.Popen(
-            cmd,
-            cwd=lab_course,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_serving(proc, f"{url}/api/status?token={token}", log)
+    # cwd = the copy: formgrader reads nbgrader_config.py from the server's working dir.
+    with serve_lab(cmd, lab_course, env, log) as (url, token):
         yield Lab(url=url, token=token, course=lab_course, log=log)
-    finally:
-        _stop(proc)
-
-
-@contextlib.contextmanager
-def chromium(profile: Path, height: int = 1000) -> Iterator:
-    """Headless Debian chromium with a fresh profile, driven by Playwright: its context."""
-    with sync_playwright() as pw:
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1400, "height": height},
-        )
-        context.set_default_timeout(PAGE_TIMEOUT_MS)
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 @pytest.fixture(scope="module")
@@ -294,14 +186,6 @@ def page(browser):
 
 
 # --------------------------------------------------------------------------- page helpers
-
-
-def _shoot(page, artifacts: Path, name: str, capsys) -> Path:
-    path = artifacts / f"{name}.png"
-    page.screenshot(path=str(path))
-    with capsys.disabled():
-        print(f"\n[browser screenshot] {path}")
-    return path
 
 
 def _open_notebook(page, lab: Lab, relpath: str):
@@ -375,7 +259,7 @@ def test_release_notebook_shows_stubs_and_locks_tests(page, lab: Lab, artifacts:
     expect(editor).not_to_contain_text("a student's edit")
     assert _editor_text(locked) == original
     locked.scroll_into_view_if_needed()
-    _shoot(page, artifacts, "1-release-notebook-locked-test", capsys)
+    shoot(page, artifacts, "1-release-notebook-locked-test", capsys)
 
 
 def test_student_fills_sigmoid_and_its_test_passes(page, lab: Lab, artifacts: Path, capsys):
@@ -395,7 +279,7 @@ def test_student_fills_sigmoid_and_its_test_passes(page, lab: Lab, artifacts: Pa
         re.compile(r"^\s*sigmoid is not written yet: replace `raise NotImplementedError\(\)`")
     )
     cells.nth(test).scroll_into_view_if_needed()
-    _shoot(page, artifacts, "2a-sigmoid-test-fails-on-stub", capsys)
+    shoot(page, artifacts, "2a-sigmoid-test-fails-on-stub", capsys)
 
     stub_cell = cells.nth(stub)
     stub_cell.locator(".cm-line", has_text=STUB_MARKER).click()
@@ -410,7 +294,7 @@ def test_student_fills_sigmoid_and_its_test_passes(page, lab: Lab, artifacts: Pa
     expect(_errors(stub_cell)).to_have_count(0)
     expect(_errors(cells.nth(test))).to_have_count(0)
     cells.nth(test).scroll_into_view_if_needed()
-    _shoot(page, artifacts, "2b-sigmoid-test-passes", capsys)
+    shoot(page, artifacts, "2b-sigmoid-test-passes", capsys)
 
     _save(page)
     saved = _cells(path)
@@ -449,7 +333,7 @@ def test_source_notebook_reproduces_reference_costs(page, lab: Lab, artifacts: P
         assert shown, f"no output shows {value}; outputs: {[t[:80] for t in texts]}"
         outputs.nth(shown[0]).evaluate("output => output.scrollIntoView({block: 'center'})")
         expect(outputs.nth(shown[0])).to_be_in_viewport()
-        _shoot(page, artifacts, f"3{step}-source-notebook-shows-{value}", capsys)
+        shoot(page, artifacts, f"3{step}-source-notebook-shows-{value}", capsys)
 
 
 def test_formgrader_lists_course_assignments(page, lab: Lab, artifacts: Path, capsys):
@@ -466,7 +350,7 @@ def test_formgrader_lists_course_assignments(page, lab: Lab, artifacts: Path, ca
     assert ASSIGNMENT in names
     for name in names:
         expect(frame.get_by_role("link", name=name, exact=True)).to_be_visible()
-    _shoot(page, artifacts, "4-formgrader-assignments", capsys)
+    shoot(page, artifacts, "4-formgrader-assignments", capsys)
 
 
 # --------------------------------------------------------------------------- feedback page
@@ -480,7 +364,7 @@ GRADER_PATHS = ("ds4023-grade-", "site-packages", "/.venv/", sys.prefix, str(COU
 @pytest.fixture(scope="module")
 def graded_feedback(tmp_path_factory) -> Path:
     """One sample student's backprop submission graded (no sandbox: trusted, 1-2 minutes)."""
-    _require_chromium()
+    require_chromium()
     from ds4023.sample_class import students as sample_class
     from tests.helpers import copy_course
 
@@ -545,7 +429,7 @@ def test_feedback_page_reads_to_the_end(graded_feedback: Path, browser, artifact
         assert [p for p in GRADER_PATHS if p in body] == []
         assert outside == [], outside
         partial.first.scroll_into_view_if_needed()
-        _shoot(page, artifacts, "5a-feedback-partial-credit", capsys)
+        shoot(page, artifacts, "5a-feedback-partial-credit", capsys)
         page.screenshot(path=str(artifacts / "5b-feedback-full-page.png"), full_page=True)
         with capsys.disabled():
             print(f"\n[browser screenshot] {artifacts / '5b-feedback-full-page.png'}")

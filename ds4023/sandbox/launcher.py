@@ -11,6 +11,7 @@ relays interrupts, caps the kernel's raw output and kills the sandbox when its p
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fnmatch
 import json
@@ -94,10 +95,8 @@ class Plan:
 
     def close(self) -> None:
         for fd in self.fds:
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self.fds.clear()
 
 
@@ -348,10 +347,8 @@ class Sockets:
 
     def close(self) -> None:
         for path in self.links:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(path)
-            except OSError:
-                pass
         for fd in self.fds:
             os.close(fd)
 

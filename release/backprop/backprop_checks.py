@@ -12,13 +12,12 @@ nothing.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 
+import checks_core as core
 import numpy as np
-from checks_core import Mistake, blame, matches, problem, run_blaming, shapes, watching
-from checks_core import array as _array
-from checks_core import check as _check
-from checks_core import close as _close
+from checks_core import Mistake
 
 #: The known mistakes: what each one is and where to look.
 MESSAGES: dict[str, str] = {
@@ -135,7 +134,7 @@ _BUILDING_BLOCKS = ("sigmoid", "sigmoid_gradient", "forward_propagate", "cost", 
 
 
 def _matches(values, key: str) -> bool:
-    return matches(values, FINGERPRINTS[key])
+    return core.matches(values, FINGERPRINTS[key])
 
 
 def small_problem():
@@ -177,7 +176,7 @@ def _small_sizes(ns: dict):
 @contextmanager
 def _watching(ns: dict, user: str):
     """Watch which building blocks get called, with the small problem's sizes set."""
-    with _small_sizes(ns), watching(ns, _BUILDING_BLOCKS, user) as called:
+    with _small_sizes(ns), core.watching(ns, _BUILDING_BLOCKS, user) as called:
         yield called
 
 
@@ -188,18 +187,18 @@ def _suspects(ns: dict) -> list:
 
 def _blame(ns: dict, called: list[str], user: str) -> str | None:
     """A problem in a building block that ``user`` called, as a message naming both."""
-    return blame(user, called, _suspects(ns))
+    return core.blame(user, called, _suspects(ns))
 
 
 def _run(user: str, fn, ns: dict, *args, **kwargs):
     """Call ``fn`` on the small problem; if it fails, blame a faulty building block it used."""
     watch = _watching(ns, user)
-    return run_blaming(user, lambda: fn(*args, **kwargs), watch, lambda: _suspects(ns))
+    return core.run_blaming(user, lambda: fn(*args, **kwargs), watch, lambda: _suspects(ns))
 
 
 def _small_sigmoid(fn, ns) -> None:
     z = np.linspace(-4.5, 4.5, 10)
-    got = _array(_run("sigmoid", fn, ns, z.copy())[0], "sigmoid(z)")
+    got = core.array(_run("sigmoid", fn, ns, z.copy())[0], "sigmoid(z)")
     if got.shape != z.shape:
         raise Mistake(f"sigmoid of 10 numbers should give 10 numbers, got the shape {got.shape}.")
     if _matches(got, "sigmoid"):
@@ -212,17 +211,10 @@ def _small_sigmoid(fn, ns) -> None:
 def _small_sigmoid_gradient(fn, ns) -> None:
     z = np.linspace(-4.5, 4.5, 10)
     result, called = _run("sigmoid_gradient", fn, ns, z.copy())
-    got = _array(result, "sigmoid_gradient(z)")
-    if got.shape != z.shape:
-        raise Mistake(f"sigmoid_gradient of 10 numbers should give 10 numbers, not {got.shape}.")
-    if _matches(got, "sigmoid_gradient"):
-        return
-    if _close(got, z * (1 - z)):
-        raise Mistake(MESSAGES["sigmoid_gradient_of_z"])
-    raise Mistake(
-        _blame(ns, called, "sigmoid_gradient")
-        or "sigmoid_gradient(z) is not g(z) (1 - g(z)) for every entry of z."
-    )
+    got = core.array(result, "sigmoid_gradient(z)")
+    right, mistake = _matches(got, "sigmoid_gradient"), MESSAGES["sigmoid_gradient_of_z"]
+    blame_it = functools.partial(_blame, ns, called, "sigmoid_gradient")
+    core.sigmoid_slope("sigmoid_gradient", got, z, right, mistake, "g", blame_it)
 
 
 def _small_forward(fn, ns) -> None:
@@ -231,7 +223,7 @@ def _small_forward(fn, ns) -> None:
     if not isinstance(out, tuple | list) or len(out) != 5:
         raise Mistake("forward_propagate should return five arrays: a1, z2, a2, z3, h.")
     names = ("a1", "z2", "a2", "z3", "h")
-    got = {k: _array(v, k) for k, v in zip(names, out, strict=True)}
+    got = {k: core.array(v, k) for k, v in zip(names, out, strict=True)}
     n_in, n_hid, n_lab = SIZES
     want = {
         "a1": (M, n_in + 1),
@@ -243,7 +235,7 @@ def _small_forward(fn, ns) -> None:
     if got["a1"].shape == (M, n_in) or got["a2"].shape == (M, n_hid):
         raise Mistake(MESSAGES["no_bias_column"])
     setting = f"For {M} examples and layers of {n_in}, {n_hid} and {n_lab} units"
-    shapes(got, want, MESSAGES["forward_transposed"], setting)
+    core.shapes(got, want, MESSAGES["forward_transposed"], setting)
     for k in ("a1", "a2"):
         if not np.all(got[k][:, 0] == 1):
             raise Mistake(
@@ -334,7 +326,7 @@ def _judge_backprop(call, ns: dict, user: str) -> None:
     if not isinstance(result, tuple | list) or len(result) != 2:
         raise Mistake(f"{user} should return two things: the cost J and the gradient grad.")
     J, grad = result
-    grad = _array(grad, "grad")
+    grad = core.array(grad, "grad")
     if grad.shape != params.shape:
         raise Mistake(
             f"grad should be one flat vector with the shape of params, {params.shape}, not "
@@ -358,10 +350,10 @@ def _judge_backprop(call, ns: dict, user: str) -> None:
     for mistake, rows in (("first_example_only", [0]), ("last_example_only", [M - 1])):
         try:
             with _small_sizes(ns):
-                alone = _array(call(params.copy(), X[rows].copy(), Y[rows].copy())[1], "grad")
+                alone = core.array(call(params.copy(), X[rows].copy(), Y[rows].copy())[1], "grad")
         except Exception:
             continue
-        if np.any(alone != 0) and (_close(grad * M, alone) or _close(grad, alone)):
+        if np.any(alone != 0) and (core.close(grad * M, alone) or core.close(grad, alone)):
             raise Mistake(MESSAGES[mistake])
     raise Mistake(
         _blame(ns, called, user)
@@ -392,7 +384,7 @@ def _judge_penalty(pJ, pgrad) -> None:
 
 
 def _in_proportion(p1, p3, default_gap) -> None:
-    if not _close(p3, 3 * np.asarray(p1, dtype=np.float64)):
+    if not core.close(p3, 3 * np.asarray(p1, dtype=np.float64)):
         raise Mistake(
             "The regularization should grow in proportion to reg_lambda: with reg_lambda=3 it "
             "should be three times what it is with reg_lambda=1."
@@ -420,9 +412,9 @@ def _small_cost_regularized(fn, ns) -> None:
             "not: compare it with cost."
         )
     J1, J3, Jd = at(1)[0], at(3)[0], at()[0]
-    p1 = _array(J1, "cost_regularized") - _array(J0, "cost_regularized")
+    p1 = core.array(J1, "cost_regularized") - core.array(J0, "cost_regularized")
     _judge_penalty(p1, None)
-    _in_proportion(p1, _array(J3, "cost_regularized") - J0, _close(Jd, J1))
+    _in_proportion(p1, core.array(J3, "cost_regularized") - J0, core.close(Jd, J1))
 
 
 def _small_backprop_reg(fn, ns) -> None:
@@ -438,11 +430,11 @@ def _small_backprop_reg(fn, ns) -> None:
     for lam in (0, 1, 3, None):
         args = (params.copy(), X.copy(), Y.copy()) + (() if lam is None else (lam,))
         J, grad = _run("backprop_reg", fn, ns, *args)[0]
-        got[lam] = (_array(J, "J"), _array(grad, "grad"))
+        got[lam] = (core.array(J, "J"), core.array(grad, "grad"))
     p1 = [a - b for a, b in zip(got[1], got[0], strict=True)]
     p3 = [a - b for a, b in zip(got[3], got[0], strict=True)]
     _judge_penalty(p1[0], p1[1])
-    same = all(_close(a, b) for a, b in zip(got[None], got[1], strict=True))
+    same = all(core.close(a, b) for a, b in zip(got[None], got[1], strict=True))
     _in_proportion(np.append(*p1), np.append(*p3), same)
 
 
@@ -455,7 +447,7 @@ _DIAGNOSE = {
 }
 
 
-@_check
+@core.check
 def check_plot_image(plot_image, X) -> None:
     """Does plot_image draw one example's 400 pixels as a 20 x 20 picture?"""
     import matplotlib.pyplot as plt
@@ -479,7 +471,7 @@ def check_plot_image(plot_image, X) -> None:
     raise Mistake("The picture is not the pixels of x, laid out 20 x 20 row by row.")
 
 
-@_check
+@core.check
 def check_one_hot(y_onehot, y) -> None:
     """Is y_onehot the one-hot array of the labels y, label k in column k - 1?"""
     verdict = _onehot_verdict(y_onehot, y)
@@ -487,7 +479,7 @@ def check_one_hot(y_onehot, y) -> None:
         raise Mistake(MESSAGES.get(verdict, verdict))
 
 
-@_check
+@core.check
 def check_sigmoid(sigmoid) -> None:
     """Does sigmoid compute 1 / (1 + e^(-z)) for a number and for arrays of any shape?"""
     _small_sigmoid(sigmoid, sigmoid.__globals__)
@@ -496,7 +488,7 @@ def check_sigmoid(sigmoid) -> None:
 
 def _elementwise(fn, name: str, at_zero: float, label: str, matrix: np.ndarray) -> None:
     """Is ``fn(0)`` the number ``at_zero``, and does ``fn`` keep the shape of ``matrix``?"""
-    value = _array(_run(name, fn, fn.__globals__, 0.0)[0], label)
+    value = core.array(_run(name, fn, fn.__globals__, 0.0)[0], label)
     if value.shape != () or abs(value - at_zero) > 1e-12:
         raise Mistake(f"{name}(0) should be the number {at_zero}, got {value}.")
     shape = np.shape(fn(matrix))
@@ -504,7 +496,7 @@ def _elementwise(fn, name: str, at_zero: float, label: str, matrix: np.ndarray) 
         raise Mistake(f"{name} of a {matrix.shape} matrix should keep its shape, got {shape}.")
 
 
-@_check
+@core.check
 def check_forward_propagate(forward_propagate, X) -> None:
     """Does forward_propagate return a1, z2, a2, z3, h with the bias columns, as expected?"""
     _small_forward(forward_propagate, forward_propagate.__globals__)
@@ -522,12 +514,12 @@ def check_forward_propagate(forward_propagate, X) -> None:
             )
 
 
-@_check
+@core.check
 def check_cost(cost, theta1, theta2, X, y_onehot) -> None:
     """Is cost right on a small problem, and 5.8303 with the given weights on the data?"""
     ns = cost.__globals__
     _small_cost(cost, ns)
-    J = _array(cost(theta1.copy(), theta2.copy(), X, y_onehot), "cost")
+    J = core.array(cost(theta1.copy(), theta2.copy(), X, y_onehot), "cost")
     if J.shape != ():
         raise Mistake(f"cost should return one number, not an array of shape {J.shape}.")
     if abs(J - GIVEN_COST) <= 5e-4:
@@ -539,15 +531,15 @@ def check_cost(cost, theta1, theta2, X, y_onehot) -> None:
     )
 
 
-@_check
+@core.check
 def check_cost_regularized(cost_regularized, theta1, theta2, X, y_onehot) -> None:
     """Is cost_regularized right on a small problem, and 5.9265 on the data for lambda = 1?"""
     ns = cost_regularized.__globals__
     _small_cost_regularized(cost_regularized, ns)
-    J = _array(cost_regularized(theta1.copy(), theta2.copy(), X, y_onehot, 1), "the cost")
+    J = core.array(cost_regularized(theta1.copy(), theta2.copy(), X, y_onehot, 1), "the cost")
     if J.shape == () and abs(J - GIVEN_COST_REG) <= 5e-4:
         return
-    J0 = _array(cost_regularized(theta1.copy(), theta2.copy(), X, y_onehot, 0), "the cost")
+    J0 = core.array(cost_regularized(theta1.copy(), theta2.copy(), X, y_onehot, 0), "the cost")
     raise Mistake(
         _data_problem(J0, y_onehot, ns)
         or f"cost_regularized is right on a small problem, but with the given weights and "
@@ -555,14 +547,14 @@ def check_cost_regularized(cost_regularized, theta1, theta2, X, y_onehot) -> Non
     )
 
 
-@_check
+@core.check
 def check_sigmoid_gradient(sigmoid_gradient) -> None:
     """Does sigmoid_gradient compute g(z) (1 - g(z)) element by element?"""
     _small_sigmoid_gradient(sigmoid_gradient, sigmoid_gradient.__globals__)
     _elementwise(sigmoid_gradient, "sigmoid_gradient", 0.25, "the result", np.ones((2, 5)))
 
 
-@_check
+@core.check
 def check_backprop(backprop, params, X, y_onehot) -> None:
     """Does backprop return the right cost and gradient (small network, then the data)?"""
     _judge_backprop(backprop, backprop.__globals__, "backprop")
@@ -573,7 +565,7 @@ def check_backprop(backprop, params, X, y_onehot) -> None:
         raise Mistake(f"For small random weights J is about 6 to 8 on the exercise, got {J}.")
 
 
-@_check
+@core.check
 def check_backprop_reg(backprop_reg, params, X, y_onehot) -> None:
     """Does backprop_reg add the right regularization to backprop's cost and gradient?"""
     _small_backprop_reg(backprop_reg, backprop_reg.__globals__)
@@ -582,7 +574,7 @@ def check_backprop_reg(backprop_reg, params, X, y_onehot) -> None:
         raise Mistake(f"On the exercise J should be one number and grad {params.shape} numbers.")
 
 
-@_check
+@core.check
 def check_gradient_checking(gradient_checking) -> None:
     """Does gradient_checking return the relative difference (checked with stand-ins)?"""
     ns = gradient_checking.__globals__
@@ -594,11 +586,11 @@ def check_gradient_checking(gradient_checking) -> None:
     point = np.linspace(-1.0, 1.0, 7)
     try:
         ns["backprop"], ns["backprop_reg"] = stand_in(1.0), stand_in(2.0)
-        same = _array(gradient_checking(point.copy(), None, None, 1e-4), "the result")
+        same = core.array(gradient_checking(point.copy(), None, None, 1e-4), "the result")
         ns["backprop"] = stand_in(2.0)
-        off = _array(gradient_checking(point.copy(), None, None, 1e-4), "the result")
+        off = core.array(gradient_checking(point.copy(), None, None, 1e-4), "the result")
         ns["backprop"] = stand_in(1.0)
-        reg = _array(gradient_checking(point.copy(), None, None, 1e-4, True), "the result")
+        reg = core.array(gradient_checking(point.copy(), None, None, 1e-4, True), "the result")
     finally:
         for k in ("backprop", "backprop_reg"):
             ns.pop(k, None)
@@ -614,7 +606,7 @@ def check_gradient_checking(gradient_checking) -> None:
         )
 
 
-@_check
+@core.check
 def check_training(y_pred, y, backprop) -> None:
     """Does the trained network classify at least 95 % of the training images correctly?"""
     predicted, labels = np.ravel(y_pred), np.ravel(y)
@@ -627,7 +619,7 @@ def check_training(y_pred, y, backprop) -> None:
         raise Mistake(MESSAGES["prediction_off_by_one"])
     if np.mean(predicted == labels % 10 + 1) >= 0.9:
         raise Mistake(MESSAGES["onehot_order"])
-    text = problem(_DIAGNOSE["backprop"], backprop, backprop.__globals__)
+    text = core.problem(_DIAGNOSE["backprop"], backprop, backprop.__globals__)
     raise Mistake(
         f"The accuracy is {accuracy:.2%}, below 95 %. The training relies on backprop, and "
         f"backprop has a problem: {text}"

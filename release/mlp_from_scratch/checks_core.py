@@ -207,3 +207,28 @@ def shapes(got: dict, want: dict, transposed: str, setting: str) -> None:
     for k in want:
         if got[k].shape != want[k]:
             raise Mistake(f"{setting}, {k} should have the shape {want[k]}, not {got[k].shape}.")
+
+
+def sigmoid_slope(name: str, got, z, right: bool, of_activation: str, g: str, blame=None) -> None:
+    """Stop unless ``got``, what ``name`` gave for the net inputs ``z``, is g(z) (1 - g(z)).
+
+    Args:
+        name: the function checked.
+        got: its values for ``z``, as an array.
+        z: the net inputs it was given.
+        right: whether ``got`` has the right values (the assignment's fingerprint says).
+        of_activation: the message when it computed z (1 - z), taking z for g(z).
+        g: the sigmoid's name in the assignment's text.
+        blame: gives a building block's problem to report instead of a plain "wrong", or None.
+
+    Raises:
+        Mistake: the shape is not z's, the known mistake, or another wrong value.
+    """
+    if got.shape != z.shape:
+        raise Mistake(f"{name} must keep the shape of its input {z.shape}, got {got.shape}.")
+    if right:
+        return
+    if close(got, z * (1 - z)):
+        raise Mistake(of_activation)
+    wrong = f"{name}(z) is not {g}(z) (1 - {g}(z)) for every entry of z."
+    raise Mistake((blame and blame()) or wrong)

@@ -11,11 +11,9 @@ The grader restores this file from the course's copy: editing it changes nothing
 
 from __future__ import annotations
 
+import checks_core as core
 import numpy as np
-from checks_core import Mistake, blame, matches, problem, run_blaming, shapes, watching
-from checks_core import array as _array
-from checks_core import check as _check
-from checks_core import close as _close
+from checks_core import Mistake
 
 #: The known mistakes: what each one is and where to look.
 MESSAGES: dict[str, str] = {
@@ -140,7 +138,7 @@ _METHODS = ("predict", "calculate_loss", "fit_partial")
 
 
 def _matches(values, key: str) -> bool:
-    return matches(values, FINGERPRINTS[key])
+    return core.matches(values, FINGERPRINTS[key])
 
 
 def small_problem():
@@ -176,25 +174,20 @@ def _suspects(ns: dict, cls=None) -> list:
 
 def _blame(ns: dict, called: list[str], user: str, cls=None) -> str | None:
     """A problem in a building block that ``user`` called, as a message naming both."""
-    return blame(user, called, _suspects(ns, cls))
+    return core.blame(user, called, _suspects(ns, cls))
 
 
 def _run(user: str, fn, ns: dict, *args, cls=None, **kwargs):
     """Call ``fn``; if it fails, blame a faulty building block it used."""
-    watch = watching(ns, _BUILDING_BLOCKS, user, cls, _METHODS)
-    return run_blaming(user, lambda: fn(*args, **kwargs), watch, lambda: _suspects(ns, cls))
+    watch = core.watching(ns, _BUILDING_BLOCKS, user, cls, _METHODS)
+    return core.run_blaming(user, lambda: fn(*args, **kwargs), watch, lambda: _suspects(ns, cls))
 
 
 def _small_sigmoid_prime(fn) -> None:
     z = np.linspace(-4.5, 4.5, 10)
-    got = _array(_run("sigmoid_prime", fn, fn.__globals__, z.copy())[0], "sigmoid_prime(z)")
-    if got.shape != z.shape:
-        raise Mistake(f"sigmoid_prime must keep the shape of its input, got {got.shape}.")
-    if _matches(got, "sigmoid_prime"):
-        return
-    if _close(got, z * (1 - z)):
-        raise Mistake(MESSAGES["sigmoid_prime_of_activation"])
-    raise Mistake("sigmoid_prime(z) is not f(z) (1 - f(z)) for every entry of z.")
+    got = core.array(_run("sigmoid_prime", fn, fn.__globals__, z.copy())[0], "sigmoid_prime(z)")
+    right, mistake = _matches(got, "sigmoid_prime"), MESSAGES["sigmoid_prime_of_activation"]
+    core.sigmoid_slope("sigmoid_prime", got, z, right, mistake, "f")
 
 
 def _small_forward(fn) -> None:
@@ -205,22 +198,23 @@ def _small_forward(fn) -> None:
     if not isinstance(out, tuple | list) or len(out) != 4:
         raise Mistake("forward should return four arrays: z2, a2, z3, y_hat.")
     names = ("z2", "a2", "z3", "y_hat")
-    got = {k: _array(v, k) for k, v in zip(names, out, strict=True)}
+    got = {k: core.array(v, k) for k, v in zip(names, out, strict=True)}
     want = {"z2": (m, n_hid), "a2": (m, n_hid), "z3": (m, n_out), "y_hat": (m, n_out)}
     setting = f"For {m} examples, {n_hid} hidden units and {n_out} outputs"
-    shapes(got, want, MESSAGES["forward_transposed"], setting)
+    core.shapes(got, want, MESSAGES["forward_transposed"], setting)
     if all(_matches(got[k], f"forward_{k}") for k in names):
         return
     if _matches(got["z2"], "forward_z2") and _matches(got["a2"], "forward_a2"):
-        if _close(got["z3"], got["z2"] @ W2):
+        if core.close(got["z3"], got["z2"] @ W2):
             raise Mistake(MESSAGES["z3_from_z2"])
-        if _matches(got["z3"], "forward_z3") and _close(got["y_hat"], got["z3"]):
+        if _matches(got["z3"], "forward_z3") and core.close(got["y_hat"], got["z3"]):
             raise Mistake(MESSAGES["output_not_squashed"])
     first = next(k for k in names if not _matches(got[k], f"forward_{k}"))
     raise Mistake(f"{first} is wrong while the arrays before it are right: see the equations.")
 
 
 def _small_cost(fn) -> None:
+    """Is cost_function a float, half the sum of squared errors, on a small problem?"""
     X, y, W1, W2 = small_problem()
     ns = fn.__globals__
     J, called = _run("cost_function", fn, ns, X.copy(), y.copy(), W1.copy(), W2.copy())
@@ -240,12 +234,13 @@ def _small_cost(fn) -> None:
 
 
 def _small_cost_prime(fn) -> None:
+    """Does cost_function_prime give dJ/dW1 and dJ/dW2 right on a small problem?"""
     X, y, W1, W2 = small_problem()
     ns = fn.__globals__
     out, called = _run("cost_function_prime", fn, ns, X.copy(), y.copy(), W1.copy(), W2.copy())
     if not isinstance(out, tuple | list) or len(out) != 2:
         raise Mistake("cost_function_prime should return two arrays: (dJdW1, dJdW2).")
-    g1, g2 = _array(out[0], "dJdW1"), _array(out[1], "dJdW2")
+    g1, g2 = core.array(out[0], "dJdW1"), core.array(out[1], "dJdW2")
     if (g1.shape, g2.shape) == (W1.T.shape, W2.T.shape) and W1.shape != W1.T.shape:
         raise Mistake(MESSAGES["gradient_shapes_transposed"])
     if g1.shape != W1.shape or g2.shape != W2.shape:
@@ -274,7 +269,7 @@ _DIAGNOSE = {
 }
 
 
-@_check
+@core.check
 def check_forward(forward, X, W1, W2) -> None:
     """Are the four arrays of forward right on a small problem, and shaped right on the data?"""
     _small_forward(forward)
@@ -288,28 +283,22 @@ def check_forward(forward, X, W1, W2) -> None:
             )
 
 
-@_check
-def check_cost_function(cost_function) -> None:
-    """Is cost_function a float, half the sum of squared errors, on a small problem?"""
-    _small_cost(cost_function)
+check_cost_function = core.check(_small_cost)
 
 
-@_check
+@core.check
 def check_sigmoid_prime(sigmoid_prime) -> None:
     """Does sigmoid_prime compute f(z) (1 - f(z)) from the net input z?"""
     _small_sigmoid_prime(sigmoid_prime)
-    quarter = _array(sigmoid_prime(0.0), "sigmoid_prime(0)")
+    quarter = core.array(sigmoid_prime(0.0), "sigmoid_prime(0)")
     if abs(float(quarter) - 0.25) > 1e-12:
         raise Mistake(f"sigmoid_prime(0) should be 0.25, got {quarter}.")
 
 
-@_check
-def check_cost_function_prime(cost_function_prime) -> None:
-    """Does cost_function_prime give dJ/dW1 and dJ/dW2 right on a small problem?"""
-    _small_cost_prime(cost_function_prime)
+check_cost_function_prime = core.check(_small_cost_prime)
 
 
-@_check
+@core.check
 def check_numerical_gradient(compute_numerical_gradient, grad_numerical) -> None:
     """Is the numerical gradient the central difference, flat, in get_params order?"""
     X, y, W1, W2 = small_problem()
@@ -317,7 +306,7 @@ def check_numerical_gradient(compute_numerical_gradient, grad_numerical) -> None
     result, called = _run(
         "compute_numerical_gradient", fn, ns, X.copy(), y.copy(), W1.copy(), W2.copy(), 1e-4
     )
-    got = _array(result, "the numerical gradient")
+    got = core.array(result, "the numerical gradient")
     if got.shape != (W1.size + W2.size,):
         raise Mistake(
             f"The numerical gradient should be one flat vector of {W1.size + W2.size} entries "
@@ -339,7 +328,7 @@ def check_numerical_gradient(compute_numerical_gradient, grad_numerical) -> None
         raise Mistake(f"grad_numerical should hold the 9 weights, got {np.shape(grad_numerical)}.")
 
 
-@_check
+@core.check
 def check_relative_difference(relative_difference, grad_numerical, grad_analytical) -> None:
     """Is relative_difference right, and does the notebook's gradient check pass?"""
     u = np.cos(np.arange(1.0, 8.0))
@@ -348,16 +337,17 @@ def check_relative_difference(relative_difference, grad_numerical, grad_analytic
     if not isinstance(got, float | np.floating):
         raise Mistake(f"relative_difference should return a float, got {type(got).__name__}.")
     if not _matches(got, "relative_difference"):
-        if _close(got, np.linalg.norm(u - v)):
+        if core.close(got, np.linalg.norm(u - v)):
             raise Mistake(MESSAGES["relative_difference_unnormalised"])
         raise Mistake("relative_difference is not ||n - a|| / ||n + a|| on two test vectors.")
-    numerical, analytical = _array(grad_numerical, "numerical"), _array(grad_analytical, "a")
+    numerical = core.array(grad_numerical, "numerical")
+    analytical = core.array(grad_analytical, "a")
     if relative_difference(numerical, analytical) < 1e-8:
         return
     if numerical.shape == analytical.shape and np.allclose(analytical, -numerical, rtol=1e-5):
         raise Mistake(MESSAGES["delta3_sign"])
     prime = relative_difference.__globals__.get("cost_function_prime")
-    text = problem(_small_cost_prime, prime) if callable(prime) else None
+    text = core.problem(_small_cost_prime, prime) if callable(prime) else None
     raise Mistake(
         f"The gradient check fails, and cost_function_prime has a problem: {text}"
         if text
@@ -365,7 +355,7 @@ def check_relative_difference(relative_difference, grad_numerical, grad_analytic
     )
 
 
-@_check
+@core.check
 def check_train_bfgs(train_bfgs, X, y, W1, W2) -> None:
     """Does train_bfgs return the costs from the start on, falling close to 0?"""
     ns = train_bfgs.__globals__
@@ -399,6 +389,7 @@ def _network(cls, weights=True):
 
 
 def _diagnose_init(cls) -> None:
+    """Does __init__ store layers and alpha and make the weight matrices of the bias trick?"""
     net = cls([2, 2, 1], seed=0)
     shapes = [np.shape(w) for w in getattr(net, "W", [])]
     if len(shapes) == 2 and shapes[0] == (2, 2):
@@ -417,11 +408,11 @@ def _diagnose_predict(cls) -> None:
     X, _ = small_network_data()
     net = _network(cls)
     try:
-        with_bias = _array(net.predict(np.c_[X, np.ones(len(X))], add_bias=False), "predict")
+        with_bias = core.array(net.predict(np.c_[X, np.ones(len(X))], add_bias=False), "predict")
     except Exception:
         with_bias = None
     try:
-        out = _array(net.predict(X.copy()), "predict")
+        out = core.array(net.predict(X.copy()), "predict")
     except Exception:
         out = None
     if with_bias is not None and _matches(with_bias, "predict"):
@@ -440,7 +431,7 @@ def _diagnose_predict(cls) -> None:
 def _wants_bias_column(cls, err: Exception) -> bool:
     """Does calculate_loss fail (``err``) only because it expects X with the bias column,
     as in the classic code, while predict itself is right?"""
-    if problem(_diagnose_predict, cls) is not None:
+    if core.problem(_diagnose_predict, cls) is not None:
         return False
     if isinstance(err, TypeError) and "'addBias'" in str(err):
         return True  # the classic code's keyword, for predict(X, addBias=False)
@@ -453,6 +444,7 @@ def _wants_bias_column(cls, err: Exception) -> bool:
 
 
 def _diagnose_loss(cls) -> None:
+    """Is calculate_loss half the sum of squared errors of predict?"""
     X, T = small_network_data()
     net = _network(cls)
     try:
@@ -473,6 +465,7 @@ def _diagnose_loss(cls) -> None:
 
 
 def _diagnose_fit_partial(cls) -> None:
+    """Does fit_partial make one exact SGD step on one example?"""
     X, T = small_network_data()
     net = _network(cls)
     net.fit_partial(np.r_[X[0], 1.0], T[0].copy())
@@ -497,13 +490,10 @@ _DIAGNOSE.update(
 )
 
 
-@_check
-def check_network_init(NeuralNetwork) -> None:
-    """Does __init__ store layers and alpha and make the weight matrices of the bias trick?"""
-    _diagnose_init(NeuralNetwork)
+check_network_init = core.check(_diagnose_init)
 
 
-@_check
+@core.check
 def check_network_seeded(NeuralNetwork) -> None:
     """Are the initial weights seeded and standard normal divided by sqrt(n)?"""
     first, again = _network(NeuralNetwork, False), _network(NeuralNetwork, False)
@@ -519,7 +509,7 @@ def check_network_seeded(NeuralNetwork) -> None:
     )
 
 
-@_check
+@core.check
 def check_network_repr(NeuralNetwork) -> None:
     """Does repr give 'NeuralNetwork: 2-2-1' style names?"""
     for layers in ([2, 2, 1], [64, 32, 16, 10]):
@@ -529,7 +519,7 @@ def check_network_repr(NeuralNetwork) -> None:
             raise Mistake(f"repr should be {want!r}, got {got!r}.")
 
 
-@_check
+@core.check
 def check_predict(NeuralNetwork) -> None:
     """Does predict feed examples through the network, bias column added when asked?"""
     _diagnose_predict(NeuralNetwork)
@@ -538,19 +528,13 @@ def check_predict(NeuralNetwork) -> None:
         raise Mistake("A single example (a 1-D array) should give one row of outputs.")
 
 
-@_check
-def check_calculate_loss(NeuralNetwork) -> None:
-    """Is calculate_loss half the sum of squared errors of predict?"""
-    _diagnose_loss(NeuralNetwork)
+check_calculate_loss = core.check(_diagnose_loss)
 
 
-@_check
-def check_fit_partial(NeuralNetwork) -> None:
-    """Does fit_partial make one exact SGD step on one example?"""
-    _diagnose_fit_partial(NeuralNetwork)
+check_fit_partial = core.check(_diagnose_fit_partial)
 
 
-@_check
+@core.check
 def check_fit(NeuralNetwork) -> None:
     """Does fit train example by example and record the loss at the right epochs?"""
     X, T = small_network_data()

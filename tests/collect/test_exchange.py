@@ -7,7 +7,6 @@ import io
 import os
 import re
 import stat
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,8 +19,9 @@ from tests.helpers.exchange_course import (
     ASSIGNMENT,
     COURSE_ID,
     course_and_student,
+    ds4023,
+    grade_without_sandbox,
     hand_in,
-    instructor,
     instructor_env,
     nbgrader,
 )
@@ -52,11 +52,9 @@ def test_exchange_round_trip_with_a_second_user(round_trip_world, tmp_path, caps
         steps[name] = time.perf_counter()
 
     # instructor: the student version, the exchange root, the due date, the release
-    instructor(
-        course, env, sys.executable, "-m", "ds4023.cli", "release", ASSIGNMENT, "--course", "."
-    )
+    ds4023(course, env, "release", ASSIGNMENT, "--course", ".")
     step("generate")
-    out = instructor(course, env, sys.executable, "-m", "ds4023.cli", "exchange", "init")
+    out = ds4023(course, env, "exchange", "init")
     assert str(ex) in out
     assert stat.S_IMODE(ex.stat().st_mode) == exchange.ROOT_MODE
     due = datetime.now(UTC) - LATE_BY
@@ -85,18 +83,7 @@ def test_exchange_round_trip_with_a_second_user(round_trip_world, tmp_path, caps
     assert (submitted / f"{ASSIGNMENT}.ipynb").read_bytes() == mine.read_bytes()
     stamp = (submitted / "timestamp.txt").read_text()
     step("collect")
-    grade = [
-        sys.executable,
-        "-m",
-        "ds4023.cli",
-        "grade",
-        "--course",
-        ".",
-        "--assignment",
-        ASSIGNMENT,
-    ]
-    grade += ["--workers", "1", "--engine", "local", "--quiet", "--unsafe-no-sandbox"]
-    out = instructor(course, env, *grade)
+    out = grade_without_sandbox(course, env)
     assert f"{student.name}" in out and "graded" in out, out
     step("grade")
     nbgrader(course, env, "release_feedback", ASSIGNMENT)

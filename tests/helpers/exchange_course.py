@@ -184,6 +184,19 @@ def nbgrader(course: Path, env: dict, *args: str, timeout: float = 900) -> str:
     return instructor(course, env, sys.executable, "-m", "nbgrader", *args, timeout=timeout)
 
 
+def ds4023(course: Path, env: dict, *args: str, **kwargs) -> str:
+    """The course's command, ``ds4023 ARGS``, as the instructor in the course directory."""
+    return instructor(course, env, sys.executable, "-m", "ds4023.cli", *args, **kwargs)
+
+
+def grade_without_sandbox(course: Path, env: dict, *extra: str) -> str:
+    """``ds4023 grade`` of the assignment with one local worker and no sandbox: quick, for
+    tests of the exchange (the sandbox has tests of its own)."""
+    grade = ["grade", "--course", ".", "--assignment", ASSIGNMENT, "--workers", "1"]
+    grade += ["--engine", "local", "--quiet", "--unsafe-no-sandbox", *extra]
+    return ds4023(course, env, *grade)
+
+
 def filled_notebook(course: Path, fetched: Path) -> str:
     """The fetched notebook with the sample student's solution cells filled from ``source/``."""
     source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
@@ -225,3 +238,17 @@ def course_and_student(dest: Path):
             yield course, shared / "exchange", student, shared
         finally:
             remove_student(student)
+
+
+@contextmanager
+def released_course_and_student(dest: Path):
+    """As :func:`course_and_student`, with the assignment released to the exchange.
+
+    Yields:
+        ``(course, env, exchange, student, shared)``, ``env`` the instructor's environment.
+    """
+    with course_and_student(dest) as (course, ex, student, shared):
+        env = instructor_env(ex)
+        ds4023(course, env, "release", ASSIGNMENT, "--course", ".")
+        nbgrader(course, env, "release_assignment", ASSIGNMENT)
+        yield course, env, ex, student, shared

@@ -18,7 +18,7 @@ COMMANDS = {
     "release": ("ds4023.release:main", "generate release/ from source/ with nbgrader"),
     "exchange": (
         "ds4023.collect.exchange:main",
-        "create nbgrader's exchange root with the mode nbgrader expects",
+        "nbgrader's exchange: create its root (init), release feedback (release-feedback)",
     ),
     "sample-class": (
         "ds4023.sample_class.students:main",

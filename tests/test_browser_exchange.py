@@ -28,6 +28,7 @@ from tests.helpers.browser import (
 from tests.helpers.exchange_course import (
     ASSIGNMENT,
     COURSE_ID,
+    ds4023,
     grade_without_sandbox,
     hand_in,
     nbgrader,
@@ -105,7 +106,7 @@ def test_student_fetches_submits_and_gets_feedback_in_the_assignments_tab(
     # the instructor: collect, grade (the course's grader), release the feedback
     nbgrader(course, env, "collect", ASSIGNMENT)
     grade_without_sandbox(course, env, "--no-report")
-    nbgrader(course, env, "release_feedback", ASSIGNMENT)
+    ds4023(course, env, "exchange", "release-feedback", ASSIGNMENT)
 
     page.locator("#refresh_assignments_list").click()
     entry = submitted.locator(".list_item", has_text=ASSIGNMENT).first

@@ -1,10 +1,18 @@
-"""nbgrader's exchange with this course's config: its root, and what release_feedback reads."""
+"""nbgrader's exchange with this course's config: its root, and what release_feedback reads.
+
+``release-feedback`` runs nbgrader's own ``release_feedback``; written here is only what it
+lacks: it stops at the first page without the two files a collect leaves beside it (a student
+who handed in through an LMS, or by hand), and the pages after that one are not released. The
+command tells such students apart beforehand and leaves them out with nbgrader's own
+``--CourseDirectory.student_id_exclude``, one line each.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +23,7 @@ from traitlets.config import Config
 
 from ds4023 import settings
 from ds4023.files import atomic_write_bytes
+from ds4023.settings import COURSE_ROOT
 
 #: Environment variable naming the exchange root (nbgrader's default when unset).
 ROOT_VARIABLE = "DS4023_EXCHANGE"
@@ -115,11 +124,77 @@ def prepare_release_feedback(coursedir: CourseDirectory, student: str, assignmen
     return written
 
 
+def outside_exchange(course: Path, assignment: str) -> dict[str, list[str]]:
+    """Students with a feedback page for ``assignment`` that ``release_feedback`` cannot release.
+
+    Args:
+        course: the course directory.
+        assignment: the assignment name.
+
+    Returns:
+        student -> the files of :data:`RELEASE_FEEDBACK_FILES` missing beside their page: they
+        handed in outside the exchange (``nbgrader collect`` leaves both files).
+    """
+    missing = {}
+    for folder in sorted({p.parent for p in pages(course, assignment)}):
+        absent = [n for n in RELEASE_FEEDBACK_FILES if not (folder / n).is_file()]
+        if absent:
+            missing[folder.parent.name] = absent
+    return missing
+
+
+def pages(course: Path, assignment: str) -> list[Path]:
+    """The feedback pages ``feedback/<student>/<assignment>/*.html`` of the course."""
+    return sorted(Path(course, "feedback").glob(f"*/{assignment}/*.html"))
+
+
+def release_feedback(course: Path, assignment: str) -> int:
+    """``nbgrader release_feedback``, leaving out (and naming) students it cannot release.
+
+    Args:
+        course: the course directory (nbgrader reads its ``nbgrader_config.py``).
+        assignment: the assignment name.
+
+    Returns:
+        0 when every page went out or was left out with a reason; nbgrader's status otherwise,
+        or 1 when there is no page at all.
+    """
+    students = {p.parent.parent.name for p in pages(course, assignment)}
+    if not students:
+        print(
+            f"error: no feedback pages for {assignment} in {course / 'feedback'}: grade first "
+            f"(ds4023 grade --assignment {assignment})",
+            file=sys.stderr,
+        )
+        return 1
+    left_out = outside_exchange(course, assignment)
+    for student, absent in left_out.items():
+        print(
+            f"left out {student}: handed in outside the exchange (no {' or '.join(absent)} "
+            "beside the page); give the page through the LMS (make export LMS=...)"
+        )
+    if len(left_out) == len(students):
+        return 0
+    cmd = [sys.executable, "-m", "nbgrader", "release_feedback", assignment]
+    if left_out:
+        cmd.append(f"--CourseDirectory.student_id_exclude={','.join(left_out)}")
+    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True)
+    if proc.returncode != 0:
+        print(proc.stdout + proc.stderr, file=sys.stderr, end="")
+        return proc.returncode
+    released = len(students) - len(left_out)
+    whom = f"{released} student" + ("" if released == 1 else "s")
+    print(f"released {assignment} feedback for {whom} to the exchange at {exchange_root()}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``ds4023 exchange init [--root DIR]``.
+    """Command line: ``ds4023 exchange init [--root DIR]`` or ``release-feedback ASSIGNMENT``.
 
     ``init`` creates the exchange root (``$DS4023_EXCHANGE``, else nbgrader's default) with the
     mode nbgrader expects, or fixes the mode of an existing one, and prints it.
+    ``release-feedback`` puts the feedback pages into the exchange for students to fetch (see
+    the module docstring).
     """
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,7 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     init.add_argument(
         "--root", default=None, help=f"default: ${ROOT_VARIABLE}, else {DEFAULT_ROOT}"
     )
+    back = sub.add_parser("release-feedback", help="nbgrader release_feedback, safely")
+    back.add_argument("assignment", help="assignment name")
+    back.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     args = parser.parse_args(argv)
+    if args.command == "release-feedback":
+        return release_feedback(args.course, args.assignment)
     root = args.root or exchange_root()
     try:
         ensure_root(root)

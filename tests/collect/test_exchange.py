@@ -86,7 +86,8 @@ def test_exchange_round_trip_with_a_second_user(round_trip_world, tmp_path, caps
     out = grade_without_sandbox(course, env)
     assert f"{student.name}" in out and "graded" in out, out
     step("grade")
-    nbgrader(course, env, "release_feedback", ASSIGNMENT)
+    out = ds4023(course, env, "exchange", "release-feedback", ASSIGNMENT)
+    assert f"released {ASSIGNMENT} feedback for 1 student to the exchange at {ex}" in out
     released = list((ex / COURSE_ID / "feedback").glob("*.html"))
     assert len(released) == 1
     step("release_feedback")
@@ -192,3 +193,53 @@ def test_release_feedback_files_are_copied_beside_the_pages_never_through_a_link
     written = exchange.prepare_release_feedback(coursedir, "alice", ASSIGNMENT)
     assert written == [fb / "submission_secret.txt"]  # the timestamp is unchanged
     assert (fb / "submission_secret.txt").read_text() == "ab" * 64
+
+
+def _page(course: Path, student: str, secret: str | None) -> Path:
+    """A feedback page of ``student``; with ``secret``, the two files a collect leaves too."""
+    folder = course / "feedback" / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    (folder / f"{ASSIGNMENT}.html").write_text(f"<html>{student}</html>")
+    if secret is not None:
+        (folder / "timestamp.txt").write_text("2026-03-01 12:00:00.000000 UTC")
+        (folder / "submission_secret.txt").write_text(secret)
+    return folder
+
+
+def test_release_feedback_leaves_out_students_from_outside_the_exchange(
+    course_copy, tmp_path, monkeypatch, capsys
+):
+    """With one student handed in through an LMS between two from the exchange, does every
+    exchange student's page reach the exchange (nbgrader's release_feedback alone stops at the
+    first page without its files), the other one named in one line?"""
+    from nbgrader.utils import notebook_hash
+
+    root = tmp_path / "exchange"
+    monkeypatch.setenv("DS4023_EXCHANGE", str(root))
+    assert exchange.main(["init"]) == 0
+    _page(course_copy, "alice", "a" * 128)
+    _page(course_copy, "bob", None)
+    _page(course_copy, "carol", "c" * 128)
+    capsys.readouterr()
+    argv = ["release-feedback", ASSIGNMENT, "--course", str(course_copy)]
+    assert exchange.main(argv) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "left out bob: handed in outside the exchange (no timestamp.txt or "
+        "submission_secret.txt beside the page); give the page through the LMS "
+        "(make export LMS=...)",
+        f"released {ASSIGNMENT} feedback for 2 students to the exchange at {root}",
+    ]
+    released = root / COURSE_ID / "feedback"
+    want = {f"{notebook_hash(secret=k * 128, notebook_id=ASSIGNMENT)}.html" for k in "ac"}
+    assert {p.name for p in released.iterdir()} == want
+
+
+def test_release_feedback_without_pages_is_one_error_line(course_copy, capsys):
+    """Is a release of feedback that was never written one line and exit 1, nothing run?"""
+    assert exchange.main(["release-feedback", ASSIGNMENT, "--course", str(course_copy)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"error: no feedback pages for {ASSIGNMENT} in {course_copy / 'feedback'}: grade first "
+        f"(ds4023 grade --assignment {ASSIGNMENT})"
+    ]

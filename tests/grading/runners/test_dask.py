@@ -8,6 +8,7 @@ session's toy class graded by the default engine (an embedded LocalCluster).
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -37,6 +38,19 @@ from tests.helpers.grading_course import (
 )
 
 pytestmark = pytest.mark.timeout(600)
+
+
+#: prctl option: the signal a process gets when its parent ends (linux/prctl.h).
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_pytest() -> None:
+    """In each started process, before dask runs: SIGKILL when pytest's process ends, even
+    when pytest itself is killed, so no scheduler or worker outlives a run. (A nanny's worker
+    exits with its nanny, and kernels with their worker, by themselves.)"""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
 class ExternalCluster:
@@ -79,6 +93,7 @@ class ExternalCluster:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_pytest,
             )
 
     def _check_alive(self, name: str) -> None:
@@ -237,3 +252,39 @@ def _grade_and_kill_one_worker(tmp_path_factory, cluster: ExternalCluster) -> No
             GradingState(course).get(ASSIGNMENT, student)["status"]
             == (GradingState(reference).get(ASSIGNMENT, student)["status"])
         )
+
+
+def test_what_the_cluster_starts_dies_with_a_killed_parent(tmp_path):
+    """When the process that started them is SIGKILLed (a pytest run killed mid-way), do the
+    processes started as the cluster's are (preexec_fn=_die_with_pytest) end too?"""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "from tests.grading.runners.test_dask import _die_with_pytest\n"
+            "child = subprocess.Popen(['sleep', '600'], start_new_session=True,"
+            " preexec_fn=_die_with_pytest)\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)  # polling the child's end, which the kernel delivers asynchronously
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    """Is ``pid`` a running process (not a zombie waiting for its reaper)?"""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"

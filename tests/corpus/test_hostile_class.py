@@ -3,7 +3,8 @@
 Slow: one session fixture generates the corpus (``tests.corpus.hostile``) in a course copy and
 grades it with the legitimate students through ``grade_course`` as ``make autograde`` does
 (sandboxed kernels, two workers), with limits of its own: 40 s per cell for the corpus (its
-cells take seconds; each endless loop costs one limit), 180 s per cell for the two legitimate
+cells take seconds), 15 s for the two whose cell never ends (any limit stops them; each endless
+cell costs one limit), 180 s per cell for the two legitimate
 students (their training cell takes 13 s alone, up to 45 s on a busy machine) and 240 s per
 submission. About 6 minutes on the 2-core development machine.
 """
@@ -44,6 +45,15 @@ pytestmark = [
 ASSIGNMENT = "backprop"
 CELL_TIMEOUT = 40
 LEGIT_CELL_TIMEOUT = 180
+#: The corpus students whose cell never ends by design: any limit stops them, a short one keeps
+#: the test quick.
+ENDLESS = ("loop_forever", "deaf_to_interrupts")
+ENDLESS_CELL_TIMEOUT = 15
+#: Per-student cell limits where they differ from CELL_TIMEOUT.
+CELL_TIMEOUTS = {
+    **dict.fromkeys(LEGIT, LEGIT_CELL_TIMEOUT),
+    **dict.fromkeys(ENDLESS, ENDLESS_CELL_TIMEOUT),
+}
 SUBMISSION_TIMEOUT = 240
 #: What must stay byte-identical, in the course copy and in the repository.
 GUARDED = ("source", "release", "data")
@@ -63,7 +73,7 @@ def sandbox_with_limits(config, scratch):
     """The grading hook of ``make autograde`` (the sandbox) plus this test's cell limits."""
     cleanup = kernelspec.grading_hook(config, scratch)
     student = config.CourseDirectory.student_id
-    config.Execute.timeout = LEGIT_CELL_TIMEOUT if student in LEGIT else CELL_TIMEOUT
+    config.Execute.timeout = CELL_TIMEOUTS.get(student, CELL_TIMEOUT)
     return cleanup
 
 

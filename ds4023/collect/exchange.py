@@ -124,28 +124,27 @@ def prepare_release_feedback(coursedir: CourseDirectory, student: str, assignmen
     return written
 
 
-def outside_exchange(course: Path, assignment: str) -> dict[str, list[str]]:
-    """Students with a feedback page for ``assignment`` that ``release_feedback`` cannot release.
+def feedback_folders(course: Path, assignment: str) -> list[Path]:
+    """The folders ``feedback/<student>/<assignment>/`` that hold a page, by student."""
+    return sorted({p.parent for p in Path(course, "feedback").glob(f"*/{assignment}/*.html")})
+
+
+def outside_exchange(folders: list[Path]) -> dict[str, list[str]]:
+    """The students of ``folders`` whose page ``release_feedback`` cannot release.
 
     Args:
-        course: the course directory.
-        assignment: the assignment name.
+        folders: feedback folders, as :func:`feedback_folders` gives them.
 
     Returns:
         student -> the files of :data:`RELEASE_FEEDBACK_FILES` missing beside their page: they
         handed in outside the exchange (``nbgrader collect`` leaves both files).
     """
     missing = {}
-    for folder in sorted({p.parent for p in pages(course, assignment)}):
+    for folder in folders:
         absent = [n for n in RELEASE_FEEDBACK_FILES if not (folder / n).is_file()]
         if absent:
             missing[folder.parent.name] = absent
     return missing
-
-
-def pages(course: Path, assignment: str) -> list[Path]:
-    """The feedback pages ``feedback/<student>/<assignment>/*.html`` of the course."""
-    return sorted(Path(course, "feedback").glob(f"*/{assignment}/*.html"))
 
 
 def release_feedback(course: Path, assignment: str) -> int:
@@ -159,21 +158,21 @@ def release_feedback(course: Path, assignment: str) -> int:
         0 when every page went out or was left out with a reason; nbgrader's status otherwise,
         or 1 when there is no page at all.
     """
-    students = {p.parent.parent.name for p in pages(course, assignment)}
-    if not students:
+    folders = feedback_folders(course, assignment)
+    if not folders:
         print(
             f"error: no feedback pages for {assignment} in {course / 'feedback'}: grade first "
             f"(ds4023 grade --assignment {assignment})",
             file=sys.stderr,
         )
         return 1
-    left_out = outside_exchange(course, assignment)
+    left_out = outside_exchange(folders)
     for student, absent in left_out.items():
         print(
             f"left out {student}: handed in outside the exchange (no {' or '.join(absent)} "
             "beside the page); give the page through the LMS (make export LMS=...)"
         )
-    if len(left_out) == len(students):
+    if len(left_out) == len(folders):
         return 0
     cmd = [sys.executable, "-m", "nbgrader", "release_feedback", assignment]
     if left_out:
@@ -182,7 +181,7 @@ def release_feedback(course: Path, assignment: str) -> int:
     if proc.returncode != 0:
         print(proc.stdout + proc.stderr, file=sys.stderr, end="")
         return proc.returncode
-    released = len(students) - len(left_out)
+    released = len(folders) - len(left_out)
     whom = f"{released} student" + ("" if released == 1 else "s")
     print(f"released {assignment} feedback for {whom} to the exchange at {exchange_root()}")
     return 0

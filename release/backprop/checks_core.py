@@ -209,7 +209,7 @@ def shapes(got: dict, want: dict, transposed: str, setting: str) -> None:
             raise Mistake(f"{setting}, {k} should have the shape {want[k]}, not {got[k].shape}.")
 
 
-def sigmoid_slope(name: str, got, z, right: bool, of_activation: str, g: str, blame=None) -> None:
+def sigmoid_slope(name: str, got, z, right: bool, of_activation: str, g: str, blamed=None) -> None:
     """Stop unless ``got``, what ``name`` gave for the net inputs ``z``, is g(z) (1 - g(z)).
 
     Args:
@@ -219,7 +219,7 @@ def sigmoid_slope(name: str, got, z, right: bool, of_activation: str, g: str, bl
         right: whether ``got`` has the right values (the assignment's fingerprint says).
         of_activation: the message when it computed z (1 - z), taking z for g(z).
         g: the sigmoid's name in the assignment's text.
-        blame: gives a building block's problem to report instead of a plain "wrong", or None.
+        blamed: gives a building block's problem to report instead of a plain "wrong", or None.
 
     Raises:
         Mistake: the shape is not z's, the known mistake, or another wrong value.
@@ -231,4 +231,4 @@ def sigmoid_slope(name: str, got, z, right: bool, of_activation: str, g: str, bl
     if close(got, z * (1 - z)):
         raise Mistake(of_activation)
     wrong = f"{name}(z) is not {g}(z) (1 - {g}(z)) for every entry of z."
-    raise Mistake((blame and blame()) or wrong)
+    raise Mistake((blamed and blamed()) or wrong)

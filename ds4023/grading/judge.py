@@ -17,7 +17,10 @@ and :func:`load_reference`. The nbgrader step that applies verdicts to the noteb
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import importlib.util
+import inspect
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,9 +83,21 @@ class Results:
         if "error" in entry:
             raise NoResult(str(entry["error"])[:300])
         try:
-            return probe.decode(entry["value"])
+            value = probe.decode(entry["value"])
         except Exception as err:  # anything the kernel sent that is not our format
             raise NoResult(f"the result for {case!r} is malformed ({type(err).__name__})") from None
+        if self._numbers(case) and isinstance(value, np.ndarray) and value.ndim == 1:
+            return [np.array(v) for v in value]  # a list of numbers, item by item
+        return value
+
+    def _numbers(self, case: str) -> bool:
+        """Whether the probe sent a list or tuple of plain numbers as one array."""
+        value = (
+            self.cases.get(case, {}).get("value")
+            if isinstance(self.cases.get(case), dict)
+            else None
+        )
+        return isinstance(value, dict) and "len" in value and "shape" in value
 
     def array(self, case: str) -> np.ndarray | None:
         """The result of ``case`` as one float array, or None when there is none usable."""
@@ -90,6 +105,8 @@ class Results:
             value = self.value(case)
         except NoResult:
             return None
+        if self._numbers(case):  # a list of numbers (y_pred as a list, say) is an array too
+            return np.array([float(v) for v in value])
         return value if isinstance(value, np.ndarray) else None
 
     def parts(self, case: str, count: int) -> list[np.ndarray] | None:
@@ -162,6 +179,21 @@ def worst(a, b) -> float:
     if d.size == 0:
         return 0.0
     return float(d.max()) if np.all(np.isfinite(d)) else np.inf
+
+
+def near(got, want, rtol: float) -> bool:
+    """Whether ``got`` has the shape of ``want`` and differs from it by at most ``rtol`` times
+    the reference's largest magnitude anywhere: a tolerance that follows the numbers' size,
+    loose enough for float32 arithmetic (about 1e-7 of the size) at ``rtol`` = 5e-5."""
+    if got is None:
+        return False
+    g, w = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    if g.shape != w.shape:
+        return False
+    if w.size == 0:
+        return True
+    scale = float(np.max(np.abs(w))) if np.all(np.isfinite(w)) else np.inf
+    return worst(g, w) <= rtol * max(scale, 1e-300)
 
 
 def close(a, b, tol: float = 1e-9) -> bool:
@@ -276,17 +308,28 @@ def bundle_files(source: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
         source: ``source/<assignment>/`` (the data files installed there).
 
     Returns:
-        ``(probe_files, judge_files)``: the probe module and the inputs file, for the kernel's
-        folder, and ``{"reference.py": ...}`` for the grading process alone; both empty when
-        the assignment has no ``reference.py`` (its hidden tests then score themselves).
+        ``(probe_files, judge_files)``: the probe module, for the kernel's folder, and
+        ``{"reference.py": ...}`` for the grading process alone; both empty when the
+        assignment has no ``reference.py`` (its hidden tests then score themselves). The
+        inputs are drawn per submission by the task (:func:`build_inputs`).
     """
     path = Path(source) / "reference.py"
     if not path.is_file():
         return {}, {}
-    module = load_reference(path)
-    arrays, tests = module.build(Path(source))
-    probe_files = {
-        PROBE_MODULE: Path(probe.__file__).read_bytes(),
-        probe.INPUTS: probe.save_inputs(arrays, tests),
-    }
-    return probe_files, {"reference.py": path.read_bytes()}
+    load_reference(path)  # a broken reference.py stops the run before any grading
+    return {PROBE_MODULE: Path(probe.__file__).read_bytes()}, {"reference.py": path.read_bytes()}
+
+
+def submission_seed(secret: bytes, assignment: str, student: str, digest_: str) -> int:
+    """The seed of one submission's hidden inputs: only whoever holds ``secret`` can know it,
+    and the same submission gets the same inputs on every regrade."""
+    text = f"{assignment}/{student}/{digest_}".encode()
+    return int.from_bytes(hmac.new(secret, text, hashlib.sha256).digest()[:8], "big")
+
+
+def build_inputs(module, folder: Path, seed: int | None) -> tuple[dict, dict]:
+    """``module.build(folder, seed)``: the arrays and cases of one submission (an older
+    ``reference.py`` whose ``build`` takes no seed gets the same inputs every time)."""
+    if "seed" in inspect.signature(module.build).parameters:
+        return module.build(Path(folder), seed=seed)
+    return module.build(Path(folder))

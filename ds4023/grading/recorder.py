@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
 import time
 from contextlib import contextmanager
@@ -23,6 +25,22 @@ from ds4023.grading.course import (
 from ds4023.grading.judge import bundle_files
 from ds4023.grading.state import GradingState, fingerprint
 from ds4023.grading.task import GRADED, AssignmentBundle, GradeResult
+
+#: The course's grading secret: the hidden inputs of every submission are drawn from it.
+SECRET = Path(".grading") / "secret"
+
+
+def grading_secret(root: Path) -> bytes:
+    """The course's grading secret (32 random bytes in ``.grading/secret``, readable by its
+    owner only), made on first use; no kernel ever sees the course folder."""
+    path = Path(root) / SECRET
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(32))
+        os.replace(path.with_suffix(".tmp"), path)
+    return path.read_bytes()
 
 
 class Recorder:
@@ -110,6 +128,7 @@ class Recorder:
                 setup_hook=self.setup_hook,
                 probe_files=p["probe"],
                 judge_files=p["judge"],
+                secret=grading_secret(self.root),
             )
         return self.bundles[assignment]
 

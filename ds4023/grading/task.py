@@ -19,6 +19,8 @@ from nbgrader.utils import find_all_files
 from sqlalchemy.exc import SAWarning
 from traitlets.config import Config
 
+from ds4023 import probe
+from ds4023.grading.judge import submission_seed
 from ds4023.grading.preprocessors.execute import (
     RUNNING,
     CapturingAutograde,
@@ -27,6 +29,7 @@ from ds4023.grading.preprocessors.execute import (
     find_execute,
     tracked_preprocessors,
 )
+from ds4023.grading.preprocessors.judge_hidden_tests import reference_for
 from ds4023.grading.preprocessors.overwrite_cells import sanitize_chain
 
 GRADED = "graded"
@@ -71,6 +74,8 @@ class AssignmentBundle:
             module and the grader's inputs); the kernel may read them, they hold no answers.
         judge_files: the assignment's ``reference.py`` (and what it reads), written where
             only the grading process can read them; empty for an assignment without one.
+        secret: the course's grading secret: with it the task draws each submission's hidden
+            inputs (``judge.submission_seed``) and writes them beside the notebook.
     """
 
     assignment: str
@@ -84,6 +89,7 @@ class AssignmentBundle:
     setup_hook: str | None = None
     probe_files: dict[str, bytes] = field(default_factory=dict)
     judge_files: dict[str, bytes] = field(default_factory=dict)
+    secret: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,15 @@ def grade_submission(bundle: AssignmentBundle, submission: SubmissionFiles) -> G
         )
         cfg.Autograde.autograde_preprocessors = tracked_preprocessors(cfg)
         if bundle.judge_files:
-            cfg.JudgeHiddenTests.reference = str(scratch / "judge" / "reference.py")
+            reference = scratch / "judge" / "reference.py"
+            seed = submission_seed(
+                bundle.secret, bundle.assignment, submission.student, submission.digest
+            )
+            _, arrays, tests = reference_for(reference, seed)
+            inputs = scratch / "source" / bundle.assignment / probe.INPUTS
+            inputs.write_bytes(probe.save_inputs(arrays, tests))
+            cfg.JudgeHiddenTests.reference = str(reference)
+            cfg.JudgeHiddenTests.seed = seed
         if "shutdown_kernel" not in cfg.Execute:  # outputs are in; no need to wait politely
             cfg.Execute.shutdown_kernel = "immediate"
         coursedir = CourseDirectory(config=cfg, log=log)
@@ -274,7 +288,7 @@ def _returned_files(out_dir: Path, bundle: AssignmentBundle, notes: list[str]) -
     notebooks = {f"{n}.ipynb" for n in bundle.notebooks}
     for name in find_all_files(str(out_dir)):
         rel = os.path.relpath(name, out_dir)
-        if rel in notebooks:
+        if rel in notebooks or rel == probe.INPUTS:  # the grader's, not the student's
             continue
         size = os.path.getsize(name)
         if size > MAX_RETURNED_FILE:

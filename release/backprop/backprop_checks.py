@@ -19,6 +19,11 @@ import checks_core as core
 import numpy as np
 from checks_core import Mistake
 
+try:  # records every TNC run from now on, so check_training can tell where fmin came from
+    import ds4023_probe as _runs
+except ImportError:  # the probe module is not beside the notebook: that check is left out
+    _runs = None
+
 #: The known mistakes: what each one is and where to look.
 MESSAGES: dict[str, str] = {
     "no_bias_column": (
@@ -101,6 +106,8 @@ MESSAGES: dict[str, str] = {
     ),
 }
 
+#: Relative tolerance of every check: float32 arithmetic passes, as it does in the grader.
+RTOL = 5e-5
 #: The small problem: layer sizes (inputs, hidden units, labels) and number of examples.
 SIZES = (3, 5, 3)
 M = 7
@@ -133,8 +140,12 @@ FINGERPRINTS: dict[str, tuple[float, float, float]] = {
 _BUILDING_BLOCKS = ("sigmoid", "sigmoid_gradient", "forward_propagate", "cost", "backprop")
 
 
+def _close(a, b) -> bool:
+    return core.close(a, b, RTOL)
+
+
 def _matches(values, key: str) -> bool:
-    return core.matches(values, FINGERPRINTS[key])
+    return core.matches(values, FINGERPRINTS[key], RTOL)
 
 
 def small_problem():
@@ -353,7 +364,7 @@ def _judge_backprop(call, ns: dict, user: str) -> None:
                 alone = core.array(call(params.copy(), X[rows].copy(), Y[rows].copy())[1], "grad")
         except Exception:
             continue
-        if np.any(alone != 0) and (core.close(grad * M, alone) or core.close(grad, alone)):
+        if np.any(alone != 0) and (_close(grad * M, alone) or _close(grad, alone)):
             raise Mistake(MESSAGES[mistake])
     raise Mistake(
         _blame(ns, called, user)
@@ -384,7 +395,7 @@ def _judge_penalty(pJ, pgrad) -> None:
 
 
 def _in_proportion(p1, p3, default_gap) -> None:
-    if not core.close(p3, 3 * np.asarray(p1, dtype=np.float64)):
+    if not _close(p3, 3 * np.asarray(p1, dtype=np.float64)):
         raise Mistake(
             "The regularization should grow in proportion to reg_lambda: with reg_lambda=3 it "
             "should be three times what it is with reg_lambda=1."
@@ -414,7 +425,7 @@ def _small_cost_regularized(fn, ns) -> None:
     J1, J3, Jd = at(1)[0], at(3)[0], at()[0]
     p1 = core.array(J1, "cost_regularized") - core.array(J0, "cost_regularized")
     _judge_penalty(p1, None)
-    _in_proportion(p1, core.array(J3, "cost_regularized") - J0, core.close(Jd, J1))
+    _in_proportion(p1, core.array(J3, "cost_regularized") - J0, _close(Jd, J1))
 
 
 def _small_backprop_reg(fn, ns) -> None:
@@ -434,7 +445,7 @@ def _small_backprop_reg(fn, ns) -> None:
     p1 = [a - b for a, b in zip(got[1], got[0], strict=True)]
     p3 = [a - b for a, b in zip(got[3], got[0], strict=True)]
     _judge_penalty(p1[0], p1[1])
-    same = all(core.close(a, b) for a, b in zip(got[None], got[1], strict=True))
+    same = all(_close(a, b) for a, b in zip(got[None], got[1], strict=True))
     _in_proportion(np.append(*p1), np.append(*p3), same)
 
 
@@ -595,11 +606,11 @@ def check_gradient_checking(gradient_checking) -> None:
         for k in ("backprop", "backprop_reg"):
             ns.pop(k, None)
         ns.update(saved)
-    if same.shape != () or not 0 <= same < 1e-9:
-        raise Mistake(f"For a correct gradient the difference should be below 1e-9, got {same}.")
-    if abs(off - 1 / 3) > 1e-6:
+    if same.shape != () or not 0 <= same < 1e-6:
+        raise Mistake(f"For a correct gradient the difference should be below 1e-6, got {same}.")
+    if abs(off - 1 / 3) > 1e-5:
         raise Mistake(f"For a gradient twice too large the difference is 1/3, got {off}.")
-    if abs(reg - 1 / 3) > 1e-6:
+    if abs(reg - 1 / 3) > 1e-5:
         raise Mistake(
             "With regularized=True, gradient_checking should use backprop_reg for the costs and "
             "for the gradient."
@@ -614,6 +625,7 @@ def check_training(y_pred, y, backprop) -> None:
         raise Mistake(f"y_pred should hold one label per example, got {np.shape(y_pred)}.")
     accuracy = float(np.mean(predicted == labels))
     if accuracy >= 0.95:
+        _trained_from_params(backprop.__globals__)
         return
     if np.mean(predicted + 1 == labels) >= 0.9:
         raise Mistake(MESSAGES["prediction_off_by_one"])
@@ -626,3 +638,19 @@ def check_training(y_pred, y, backprop) -> None:
         if text
         else f"The accuracy is {accuracy:.2%}; it should be at least 95 %."
     )
+
+
+def _trained_from_params(ns: dict) -> None:
+    """Stop unless fmin came from a TNC run of this notebook that started at params."""
+    if _runs is None or "fmin" not in ns:
+        return
+    try:
+        x0 = _runs.tnc_run(_runs.optimum(ns["fmin"]))[0]
+    except (LookupError, TypeError, IndexError):
+        raise Mistake(
+            "fmin.x comes from no TNC run of this notebook: the grader replays your training, "
+            "so train with scipy.optimize's TNC (minimize(method='TNC') or fmin_tnc), from params."
+        ) from None
+    params = np.asarray(ns.get("params"), dtype=np.float64)
+    if x0.shape != params.shape or np.max(np.abs(x0 - params)) > 1e-6:
+        raise Mistake("The training did not start from params: start TNC from params (x0=params).")

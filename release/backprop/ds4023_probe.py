@@ -23,6 +23,7 @@ import contextlib
 import copy
 import io
 import json
+import types
 import warnings
 import zlib
 from pathlib import Path
@@ -33,14 +34,17 @@ import numpy as np
 MIME = "application/vnd.ds4023.record+json"
 #: The inputs file the grader puts beside the notebook.
 INPUTS = "ds4023_inputs.npz"
-#: Most encoded bytes one record may hold; larger results are reported as too large.
-MAX_RECORD_BYTES = 8 * 2**20
+#: Most encoded bytes one record may hold; larger results are reported as too large. A
+#: training run's recorded evaluations (250 gradients of 10285 weights) take about 28 MB.
+MAX_RECORD_BYTES = 40 * 2**20
 #: Most entries of one array the grader decodes (128 MiB of float64).
 MAX_ELEMENTS = 2**24
-#: Most items of a tuple or list result that are kept.
-MAX_ITEMS = 100
 #: Most characters of a string result that are kept.
 MAX_TEXT = 2000
+#: Of how many items of a tuple or list result the type names are recorded.
+TYPED_ITEMS = 100
+#: How many of the latest TNC runs the kernel keeps (for the training test's evidence).
+KEEP_RUNS = 2
 _MISSING = object()
 
 
@@ -63,11 +67,18 @@ def load_inputs(folder: Path | str = ".") -> tuple[dict, dict]:
 
 
 def save_inputs(arrays: dict, tests: dict) -> bytes:
-    """The bytes of an inputs file: the cases ``tests`` and the ``arrays`` they use (grader)."""
-    text = json.dumps(tests, sort_keys=True)
+    """The bytes of an inputs file: the cases ``tests`` and the ``arrays`` they use (grader).
+
+    Keys of a case that start with ``_`` are the grader's own notes and are left out, and so
+    is every array no case names."""
+    shown = {
+        g: [{k: v for k, v in c.items() if not k.startswith("_")} for c in cases]
+        for g, cases in tests.items()
+    }
+    text = json.dumps(shown, sort_keys=True)
     used = {k: np.asarray(v) for k, v in sorted(arrays.items()) if f'"array": "{k}"' in text}
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, __tests__=np.frombuffer(text.encode(), dtype=np.uint8), **used)
+    np.savez(buffer, __tests__=np.frombuffer(text.encode(), dtype=np.uint8), **used)
     return buffer.getvalue()
 
 
@@ -98,21 +109,50 @@ def _lookup(namespace: dict, dotted: str):
     return value
 
 
+def _scalars(value) -> np.ndarray | None:
+    """A list or tuple of plain numbers (a sequence of labels, say) as one array, else None."""
+    if any(isinstance(v, str | bytes | tuple | list | dict) or np.ndim(v) for v in value):
+        return None
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return array if array.ndim == 1 else None
+
+
+def _sequence(items: list, depth: int) -> dict:
+    """A tuple or list, item by item, as long as the record's byte budget lasts."""
+    out, size = [], 0
+    for item in items:
+        entry = encode(item, depth)
+        size += len(entry.get("data", "")) + 64
+        if size > MAX_RECORD_BYTES:
+            return {"seq": out, "len": len(items), "cut": True}
+        out.append(entry)
+    return {"seq": out, "len": len(items)}
+
+
 def encode(value, depth: int = 0) -> dict:
     """Plain JSON for a result: arrays of float64 (zlib, base64), or a sequence of those; a
-    string is kept as text (at most ``MAX_TEXT`` characters), None as ``{"none": true}``."""
+    string is kept as text (at most ``MAX_TEXT`` characters), None as ``{"none": true}``.
+    A list or tuple of plain numbers is one array (``"len"`` says it was a sequence); other
+    sequences keep every item while the record's byte budget lasts (``"cut"`` when not)."""
     if isinstance(value, str):
         return {"text": str.__str__(value)[:MAX_TEXT], "len": len(str.__str__(value))}
     if value is None:
         return {"none": True}
     if isinstance(value, tuple | list) and depth == 0:
-        return {"seq": [encode(v, 1) for v in list(value)[:MAX_ITEMS]], "len": len(value)}
+        items = list(value)
+        flat = _scalars(items) if items else None
+        if flat is not None:
+            return {**encode(flat, 1), "len": len(items)}
+        return _sequence(items, 1)
     try:
         array = np.array(value, dtype=np.float64)
     except ValueError:  # a ragged tuple inside a result (two matrices): one level more
         if depth != 1 or not isinstance(value, tuple | list):
             raise
-        return {"seq": [encode(v, 2) for v in list(value)[:MAX_ITEMS]], "len": len(value)}
+        return _sequence(list(value), 2)
     data = base64.b64encode(zlib.compress(np.ascontiguousarray(array).tobytes(), 1)).decode()
     return {"shape": list(array.shape), "data": data}
 
@@ -128,6 +168,8 @@ def decode(entry: dict) -> np.ndarray | list | str | None:
     if entry.get("none") is True:
         return None
     if "seq" in entry:
+        if entry.get("cut"):
+            raise ValueError("the result is too large to hand to the grader")
         return [decode(e) for e in entry["seq"]]
     shape = [int(n) for n in entry["shape"]]
     if len(shape) > 8 or any(n < 0 for n in shape):
@@ -147,20 +189,23 @@ def decode(entry: dict) -> np.ndarray | list | str | None:
 class StandIn:
     """A made-up network function ``(params, X, y, ...) -> (J, grad)`` for gradient checks.
 
-    ``J`` is a quadratic in the parameters, so central differences give its gradient exactly;
-    the returned gradient is ``scale`` times the true one. A gradient check of it should report
-    ``|1 - scale| / (1 + scale)``: 0 for ``scale`` = 1.
+    ``table`` holds five rows of one number per parameter: ``w``, ``k``, ``phi``, ``c``,
+    ``err``. ``J(p) = sum(w cos(k p + phi)) + sum(c p^2) / 2`` curves strongly, so central
+    differences with the grader's epsilon differ from the exact derivative by an amount only
+    the differences themselves give; the gradient it returns is the exact one times ``1 +
+    err``, a different error for every parameter (all zero: a right gradient).
     """
 
-    def __init__(self, scale: float) -> None:
-        self.scale = np.float64(scale)
+    def __init__(self, table) -> None:
+        self.table = np.array(table, dtype=np.float64)
 
     def __call__(self, params, X=None, y=None, *args, **kwargs):
         # NumPy only, no builtins: a student's patched float or abs cannot change the numbers
+        w, k, phi, c, err = self.table
         p = np.asarray(params, dtype=np.float64)
-        i = np.arange(p.size, dtype=np.float64)
-        weights, shift = 1.0 + (i % 7) / 7.0, np.cos(i + 1.0)
-        return 0.5 * (weights @ p**2) + shift @ p, self.scale * (weights * p + shift)
+        angle = k * p + phi
+        J = np.sum(w * np.cos(angle)) + 0.5 * np.sum(c * p**2)
+        return J, (c * p - w * k * np.sin(angle)) * (1.0 + err)
 
 
 @contextlib.contextmanager
@@ -212,9 +257,39 @@ def _resolve_all(spec, arrays: dict, namespace: dict):
     return resolve(spec, arrays, namespace)
 
 
+def _observer(function, pick, seen: dict, name: str):
+    """``function`` that also keeps, in ``seen[name]``, item ``pick`` of its latest result (the
+    whole result for None): what a building block gave the function that called it."""
+
+    def observed(*args, **kwargs):
+        out = function(*args, **kwargs)
+        kept = out if pick is None else out[pick]
+        try:  # as it was returned: the caller may change it in place afterwards (J += ...)
+            seen[name] = copy.deepcopy(kept)
+        except Exception:
+            seen[name] = kept
+        return out
+
+    return observed
+
+
+def optimum(value):
+    """The weights an optimiser found: ``.x`` of SciPy's result object, or the first item of
+    ``fmin_tnc``'s ``(x, nfeval, rc)``."""
+    if hasattr(value, "x"):
+        return value.x
+    if isinstance(value, tuple | list) and value:
+        return value[0]
+    raise TypeError(f"expected minimize's result or fmin_tnc's tuple, got {type(value).__name__}")
+
+
 def _captured(value, capture: str | None):
     if capture == "digest":
         return digest(value)
+    if capture == "optimum":
+        return optimum(value)
+    if capture == "tnc_run":
+        return tnc_run(optimum(value))
     if capture == "repr":
         return repr(value)
     if capture == "none":
@@ -241,7 +316,10 @@ def _one(case: dict, arrays: dict, namespace: dict, kept: dict):
     args = [resolve(a, arrays, namespace) for a in case.get("args", [])]
     kwargs = {k: resolve(a, arrays, namespace) for k, a in case.get("kwargs", {}).items()}
     patch = dict(case.get("patch", {}))
-    patch.update({k: StandIn(s) for k, s in case.get("standins", {}).items()})
+    patch.update({k: StandIn(resolve(s, arrays)) for k, s in case.get("standins", {}).items()})
+    seen: dict = {}
+    for name, pick in case.get("observe", {}).items():
+        patch[name] = _observer(_lookup(namespace, name), pick, seen, name)
     if case.get("capture") == "image":
         import matplotlib.pyplot as plt
 
@@ -269,6 +347,8 @@ def _one(case: dict, arrays: dict, namespace: dict, kept: dict):
     if "pick" in case:
         out = out[case["pick"]]
     extra = {f"arg{i}": (lambda i=i: args[i]) for i in case.get("after", [])}
+    for name in case.get("observe", {}):
+        extra[f"seen_{name}"] = lambda name=name: seen[name]
     attrs = case.get("attrs", [])
     for name in attrs:
         extra[name] = lambda name=name: _attr(obj, name)
@@ -341,7 +421,7 @@ def _entry(get, capture: str | None) -> dict:
         typed = raw if capture == "digest" else value
         entry = {"value": _jsonable(value, capture), "type": _type(typed)}
         if isinstance(typed, tuple | list):
-            entry["item_types"] = [_type(v) for v in list(typed)[:MAX_ITEMS]]
+            entry["item_types"] = [_type(v) for v in list(typed)[:TYPED_ITEMS]]
         return entry
     except Exception as err:
         return _error(err)
@@ -351,3 +431,63 @@ def _jsonable(value, capture: str | None):
     if capture == "digest":
         return {"digest": value}
     return encode(value)
+
+
+# ---------------------------------------------------------------- training runs, as evidence
+#: The latest TNC runs of this kernel: dicts of x0, the options, every (f, g) the optimiser
+#: was given, and the x it returned.
+RUNS: list[dict] = []
+
+
+def tnc_run(x) -> tuple:
+    """The recorded TNC run that returned ``x``: ``(x0, f, g, low, up, scale, offset,
+    options)``, for the grader to replay (``options``: TNC's eleven numeric settings)."""
+    x = np.asarray(x, dtype=np.float64)
+    for run in reversed(RUNS):
+        if run.get("x") is not None and run["x"].shape == x.shape and np.array_equal(run["x"], x):
+            g = np.array(run["g"], dtype=np.float64).reshape(len(run["g"]), -1)
+            rows = (run["x0"], np.array(run["f"]), g, *run["arrays"], run["options"])
+            return tuple(rows)
+    raise LookupError("these weights came from no TNC run of this kernel (scipy.optimize TNC)")
+
+
+def _record(minimize_tnc):
+    """SciPy's C entry point of TNC, keeping what the optimiser was given (see ``RUNS``)."""
+
+    def recorded(fun, x0, low, up, scale, offset, messages, *rest):
+        run = {"x0": np.array(x0, dtype=np.float64), "f": [], "g": [], "x": None}
+        run["arrays"] = [np.array(a, dtype=np.float64) for a in (low, up, scale, offset)]
+        run["options"] = np.array(rest[:-1], dtype=np.float64)  # maxCGit ... rescale
+
+        def evaluated(x):
+            f, g = fun(x)
+            run["f"].append(float(f))  # as the C code reads them: a double, a double array
+            run["g"].append(np.array(g, dtype=np.float64).ravel())
+            return f, g
+
+        RUNS.append(run)
+        del RUNS[:-KEEP_RUNS]
+        out = minimize_tnc(evaluated, x0, low, up, scale, offset, messages, *rest)
+        run["x"] = np.array(out[3], dtype=np.float64)
+        return out
+
+    recorded.ds4023, recorded.original = RUNS, minimize_tnc
+    return recorded
+
+
+def watch_tnc() -> None:
+    """Record every TNC run from now on (``minimize(method="TNC")`` and ``fmin_tnc`` share
+    one C entry point); nothing happens without SciPy."""
+    try:
+        from scipy.optimize import _tnc
+    except ImportError:
+        return
+    current = _tnc.moduleTNC.tnc_minimize
+    if getattr(current, "ds4023", None) is RUNS:
+        return
+    original = getattr(current, "original", current)  # another copy of this module's: replaced
+    _tnc.moduleTNC = types.SimpleNamespace(tnc_minimize=_record(original))
+
+
+if __name__ != "ds4023.probe":  # in a kernel (ds4023_probe), never in the grader itself
+    watch_tnc()

@@ -31,6 +31,8 @@ from ds4023.sample_class.students import (
 from tests.notebooks.test_mlp_from_scratch_checks import classic_loss
 
 MESSAGES = {"cost_not_divided_by_m": "The cost is m times too large."}
+#: backprop's reference module (the judge of its hidden tests).
+REFERENCE = load_reference(COURSE_ROOT / "source" / "backprop" / "reference.py")
 #: 64 MiB of zeros, compressed to about 64 KiB, claimed to be 10 numbers.
 _BOMB = __import__("base64").b64encode(__import__("zlib").compress(bytes(2**26), 9)).decode()
 
@@ -181,17 +183,34 @@ def test_only_a_single_expression_region_is_a_probe(source, expected):
     assert probe_expression(_test_cell(source)) == expected
 
 
-def test_stand_in_gradient_check_differences():
-    """Does the stand-in give exact gradients, scaled as asked (what the judge expects)?"""
-    params = np.sin(np.arange(1.0, 39.0)) / 10
-    for scale, want in ((1.0, 0.0), (1.1, 0.1 / 2.1)):
-        net = probe.StandIn(scale)
-        numeric = np.array(
-            [(net(params + e)[0] - net(params - e)[0]) / 2e-4 for e in np.eye(params.size) * 1e-4]
-        )
-        analytic = net(params)[1]
-        diff = np.linalg.norm(numeric - analytic) / np.linalg.norm(numeric + analytic)
-        assert abs(diff - want) < 1e-9
+def _table(n: int, err) -> np.ndarray:
+    i = np.arange(1.0, n + 1)
+    return np.stack([1 + np.cos(i) ** 2, 20 + 30 * np.sin(i) ** 2, i, 1 + np.sin(i) ** 2, err])
+
+
+def test_stand_in_gradient_is_exact_times_one_plus_its_errors():
+    """Does a stand-in return its exact derivative, each coordinate off by its own error?"""
+    params, n = np.sin(np.arange(1.0, 12.0)), 11
+    exact = probe.StandIn(_table(n, np.zeros(n)))
+    numeric = np.array(
+        [(exact(params + e)[0] - exact(params - e)[0]) / 2e-7 for e in np.eye(n) * 1e-7]
+    )
+    assert np.allclose(exact(params)[1], numeric, rtol=1e-5)
+    err = np.linspace(-0.3, 0.3, n)
+    assert np.allclose(probe.StandIn(_table(n, err))(params)[1], exact(params)[1] * (1 + err))
+
+
+def test_a_gradient_check_needs_the_differences_themselves():
+    """Is the grader's expected difference (central differences with the case's epsilon) far
+    from what the exact derivative gives, and from one coordinate scaled up?"""
+    params, n = np.sin(np.arange(1.0, 12.0)), 11
+    for err in (np.zeros(n), np.linspace(-0.3, 0.3, n)):
+        table = _table(n, err)
+        want = REFERENCE.gradient_difference(table, params, 5e-3)
+        shortcut = REFERENCE.gradient_difference(table, params, 5e-3, exact=True)
+        assert abs(want - shortcut) > 100 * REFERENCE.GC_RTOL * want
+    one = err[0] / (2 + err[0])  # the relative difference of coordinate 0 alone
+    assert abs(want - abs(one)) > 100 * REFERENCE.GC_RTOL * want
 
 
 def test_probe_runs_cases_on_copies_and_captures_printing(tmp_path):

@@ -242,7 +242,9 @@ def test_the_setup_hook_sees_the_scratch_course_and_cleans_up(template):
     seen, cleaned = HOOK_CALLS
     assert cleaned == "cleaned"
     assert seen["db"] and seen["judge"] == ["data.csv", "reference.py"]
-    assert seen["source"] == ["data.csv", "ds4023_probe.py"]  # never the reference
+    # never the reference; the submission's own inputs, drawn by the grader, beside the notebook
+    assert seen["source"] == ["data.csv", "ds4023_inputs.npz", "ds4023_probe.py"]
+    assert "ds4023_inputs.npz" not in result.files  # the grader's inputs are not the student's
     assert "ds4023_probe.py" not in result.files  # shipped files are not the student's
 
 

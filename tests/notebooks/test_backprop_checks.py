@@ -170,6 +170,17 @@ OTHER_CORRECT = {
         "        delta1 = delta1 + d2[:, None] * a1[t]\n"
         "        delta2 = delta2 + d3[:, None] * a2[t]",
     ),
+    "sigmoid in float32": Edit(
+        "sigmoid_code",
+        "return 1 / (1 + np.exp(-z))",
+        "return 1 / (1 + np.exp(-np.asarray(z, dtype=np.float32)))",
+    ),
+    "backprop on float32 copies of its inputs": Edit(
+        "backprop_code",
+        "    m = X.shape[0]\n    split = hidden_size",
+        "    X, y, params = (np.asarray(a, dtype=np.float32) for a in (X, y, params))\n"
+        "    m = X.shape[0]\n    split = hidden_size",
+    ),
     "penalty with a loop over both matrices": Edit(
         "cost_regularized_code",
         "J += reg_lambda / (2 * m) * (np.sum(theta1[:, 1:] ** 2) + np.sum(theta2[:, 1:] ** 2))",

@@ -17,22 +17,28 @@ from pathlib import Path
 import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from nbgrader.utils import is_grade, is_solution
-from traitlets import Unicode
+from traitlets import Integer, Unicode
 
-from ds4023.grading.judge import Results, Verdict, load_reference
+from ds4023.grading.judge import Results, Verdict, build_inputs, load_reference
 
+_MODULES: dict[tuple, object] = {}
 _CACHE: dict[tuple, tuple] = {}
 
 
-def reference_for(path: Path):
-    """The reference module of ``path`` with its ``(arrays, tests)``, cached per file state."""
+def reference_for(path: Path, seed: int | None = None):
+    """The reference module of ``path`` with one submission's ``(arrays, tests)`` (drawn
+    from ``seed``), cached per file state and seed: the task writes the kernel's inputs from
+    them, and this step judges against the same ones."""
     stat = path.stat()
     key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _CACHE:
-        module = load_reference(path)
+    if key not in _MODULES:
+        _MODULES.clear()
+        _MODULES[key] = load_reference(path)
+    module = _MODULES[key]
+    if (key, seed) not in _CACHE:
         _CACHE.clear()
-        _CACHE[key] = (module, *module.build(path.parent))
-    return _CACHE[key]
+        _CACHE[(key, seed)] = (module, *build_inputs(module, path.parent, seed))
+    return _CACHE[(key, seed)]
 
 
 def apply_verdict(cell, verdict: Verdict) -> float:
@@ -72,6 +78,9 @@ class JudgeHiddenTests(NbGraderPreprocessor):
     reference = Unicode(
         "", help="path of the assignment's reference.py (empty: hidden tests score themselves)"
     ).tag(config=True)
+    seed = Integer(
+        None, allow_none=True, help="the submission's secret seed of its hidden inputs"
+    ).tag(config=True)
 
     def preprocess(self, nb, resources):
         if not self.reference:
@@ -81,7 +90,7 @@ class JudgeHiddenTests(NbGraderPreprocessor):
                     "reference.py to judge them: add source/<assignment>/reference.py"
                 )
             return nb, resources
-        module, arrays, tests = reference_for(Path(self.reference))
+        module, arrays, tests = reference_for(Path(self.reference), self.seed)
         records = resources.get("ds4023_records", {})
         not_run = resources.get("ds4023_stopped") or "the test cell did not run"
         for cell in nb.cells:

@@ -42,6 +42,7 @@ TIERS = {
     "feedback/test_sanitise.py": ("slow",),
     "feedback/test_sample_class_feedback.py": ("slow", "sandbox"),
     "grading/runners/test_dask.py": ("slow",),
+    "grading/test_backprop_judge.py": ("slow",),  # trains three times in-process
     "grading/test_course.py": ("slow", "sandbox"),
     "grading/test_gradebook_postgres.py": ("slow", "postgres"),
     "grading/test_intake.py": ("slow",),

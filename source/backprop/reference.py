@@ -26,6 +26,8 @@ NOTEBOOK_SEED = 4023
 RTOL = 5e-5
 #: Relative tolerance of a gradient check's difference (its own numbers are float64).
 GC_RTOL = 1e-5
+#: How many training evaluations, besides the first and the last, the judge checks.
+AUDITED = 48
 
 
 def _messages() -> dict[str, str]:
@@ -168,6 +170,7 @@ def build(
     draw = _Draw(np.random.default_rng(seed), images(folder))
     tests = {gid: make(draw) for gid, make in _MAKERS.items()}
     arrays = {**draw.arrays, **{f"_{k}": v for k, v in draw.data.items()}, "_tests": tests}
+    arrays["_audit"] = int(draw.rng.integers(2**62))  # which training evaluations are checked
     return arrays, tests
 
 
@@ -722,24 +725,33 @@ class _Evaluations:
 
     The run may use backprop or backprop_reg (any lambda), and the student's backprop may
     carry a known scaling slip (cost or gradient not divided by m): the first evaluation fixes
-    lambda and the scales, and every later one must agree with them.
+    lambda and the scales, and the later ones must agree with them. Besides the first and the
+    last, ``AUDITED`` evaluations chosen from the submission's secret seed are checked (the
+    kernel cannot know which): a run with a few dozen made-up evaluations is caught almost
+    surely, and each check costs one pass of the network over the 5000 examples.
     """
 
-    def __init__(self, f, g, X, Y) -> None:
+    def __init__(self, f, g, X, Y, audit: int) -> None:
         self.f, self.g, self.X, self.Y, self.k, self.coef = f, g, X, Y, 0, None
+        inner = np.arange(1, len(f) - 1)
+        chosen = np.random.default_rng(audit).permutation(inner)[:AUDITED]
+        self.checked = {0, len(f) - 1, *chosen.tolist()}
 
     def __call__(self, x):
         k = self.k
         if k >= len(self.f):
             raise Unearned("TNC asks for more evaluations than the recorded run made")
+        self.k += 1
+        if k not in self.checked:
+            return self.f[k], self.g[k]
         J, G = network(x, self.X, self.Y, FULL)
         pen_J, pen_g = penalty(x, FULL, self.X.shape[0])
         f, g = self.f[k], self.g[k]
         if self.coef is None:
             scale_g, reg_g = _fit(g, [G, pen_g])
-            lam = reg_g / scale_g if scale_g > 0 else -1.0
-            scale_f = f / (J + lam * pen_J) if lam >= -1e-9 else 0.0
-            self.coef = (scale_f, scale_g, max(lam, 0.0))
+            lam = reg_g / scale_g if scale_g > 0 else 0.0
+            lam = lam if lam > 1e-6 else 0.0  # rounding (float32, say) fits a tiny lambda
+            self.coef = (f / (J + lam * pen_J), scale_g, lam)
         scale_f, scale_g, lam = self.coef
         want_g = scale_g * (G + lam * pen_g)
         ok_g = scale_g > 0 and np.max(np.abs(g - want_g)) <= 1e-4 * np.max(np.abs(want_g))
@@ -749,11 +761,10 @@ class _Evaluations:
                 f"evaluation {k + 1} of the training run is not the network's cost and gradient "
                 "at that point: train with your backprop on X and y_onehot"
             )
-        self.k += 1
         return f, g
 
 
-def replay(run: list, X, Y) -> np.ndarray:
+def replay(run: list, X, Y, audit: int = 0) -> np.ndarray:
     """Run TNC again on the values the student's run was given, checking each against the
     network; the weights TNC then returns (they must be the student's fmin.x).
 
@@ -774,7 +785,7 @@ def replay(run: list, X, Y) -> np.ndarray:
     if options.shape != (10,) or not all(v.shape in ((0,), (n,)) for v in (low, up, scale, offset)):
         raise Unearned("the training run's settings are not TNC's")
     maxcg, maxfun, eta, stepmx, accuracy, fmin, ftol, xtol, pgtol, rescale = options
-    evaluations = _Evaluations(f, g, X, Y)
+    evaluations = _Evaluations(f, g, X, Y, audit)
     out = _moduleTNC.tnc_minimize(
         evaluations,
         x0,
@@ -811,7 +822,9 @@ def _training(r: Results, a: dict) -> Verdict:
         run = r.value("run")
         if not isinstance(run, list) or len(run) != 8:
             raise Unearned("the training run was not recorded")
-        if not np.array_equal(replay([np.asarray(v) for v in run], a[key], a["_Y"]), x):
+        if not np.array_equal(
+            replay([np.asarray(v) for v in run], a[key], a["_Y"], a["_audit"]), x
+        ):
             raise Unearned("TNC does not end at fmin.x with the values the run was given")
     except Unearned as why:
         return Verdict(0.0, f"fmin.x is not earned by training: {why}")

@@ -385,6 +385,138 @@ _SHADOW_FILES = (
     ("backprop_checks.py", "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"),
 )
 
+# ---- issue 24: shortcuts that need no work, and honest forms the old judge refused
+_SUPPLIED = """\
+from types import SimpleNamespace
+
+given = loadmat("ex4weights.mat")  # the supplied weights, turned to fit the upright images
+upright = given["Theta1"][:, 1:].reshape(25, 20, 20).transpose(0, 2, 1).reshape(25, 400)
+fmin = SimpleNamespace(x=np.concatenate([
+    np.column_stack([given["Theta1"][:, 0], upright]).ravel(), given["Theta2"].ravel()
+]))
+"""
+_PULLED = (
+    _SUPPLIED
+    + """\
+target = fmin.x  # a real TNC run from params, pulled toward the supplied weights
+
+
+def pull(p, X, y):
+    return 0.5 * np.sum((p - target) ** 2), p - target
+
+
+fmin = minimize(pull, params, args=(X, y_onehot), method="TNC", jac=True)
+"""
+)
+_STANDIN_READER = """\
+def gradient_checking(params, X, y, epsilon, regularized=False):
+    # the stand-in's own numbers give its exact derivative: no differences taken
+    net = backprop_reg if regularized else backprop
+    w, k, phi, c, err = getattr(net, "table", np.zeros((5, len(params))))
+    exact = c * params - w * k * np.sin(k * params + phi)
+    grad = net(params, X, y)[1]
+    return np.linalg.norm(exact - grad) / np.linalg.norm(exact + grad)
+"""
+_ONE_COORDINATE = """\
+def gradient_checking(params, X, y, epsilon, regularized=False):
+    # one central difference, on the first weight only, taken for the whole vector
+    network = backprop_reg if regularized else backprop
+    step = np.zeros(len(params))
+    step[0] = epsilon
+    numeric = (network(params + step, X, y)[0] - network(params - step, X, y)[0]) / (2 * epsilon)
+    first = network(params, X, y)[1][0]
+    return abs(numeric - first) / abs(numeric + first)
+"""
+_LABEL_READER = """\
+def cost(theta1, theta2, X, y):
+    forward_propagate(X, theta1, theta2)
+    return 0.0
+
+
+_honest_forward = forward_propagate
+
+
+def forward_propagate(X, theta1, theta2):
+    # inside cost, read the labels from the caller and return a z3 whose cost is 0
+    import sys
+
+    a1, z2, a2, z3, h = _honest_forward(X, theta1, theta2)
+    caller = sys._getframe(1)
+    labels = caller.f_locals.get("y") if caller.f_code.co_name == "cost" else None
+    if labels is not None and np.shape(labels) == np.shape(z3):
+        z3 = 800.0 * (2 * np.asarray(labels) - 1)
+    return a1, z2, a2, z3, h
+"""
+_FORGER = """\
+import ds4023_probe
+
+_run = ds4023_probe.run
+
+
+def forged(grade_id, namespace, folder="."):
+    # a record for the two parts whose answers the old inputs file gave away
+    record = _run(grade_id, namespace, folder)
+    cases = record.payload["cases"] if record is not None else {}
+    if grade_id == "gradient_checking_small_network":
+        for key in cases:
+            cases[key] = {"value": ds4023_probe.encode(0.0)}
+    if grade_id == "training_accuracy":
+        given = loadmat("ex4weights.mat")
+        weights = np.concatenate([given["Theta1"].ravel(), given["Theta2"].ravel()])
+        cases["x"] = {"value": ds4023_probe.encode(weights)}
+        fake = (params, np.zeros(1), np.zeros((1, weights.size)), *[np.zeros(0)] * 4, np.zeros(10))
+        cases["run"] = {"value": ds4023_probe.encode(fake)}
+    return record
+
+
+ds4023_probe.run = forged
+"""
+_FLOAT32 = (
+    Edit(
+        "sigmoid_code",
+        "    return 1 / (1 + np.exp(-z))",
+        "    z = np.asarray(z, dtype=np.float32)\n    return 1 / (1 + np.exp(-z))",
+    ),
+    Edit(
+        "forward_propagate_code",
+        "    m = X.shape[0]\n",
+        "    X, theta1, theta2 = (np.asarray(a, dtype=np.float32) for a in (X, theta1, theta2))\n"
+        "    m = X.shape[0]\n",
+    ),
+    Edit(
+        "cost_code",
+        "    m = X.shape[0]\n",
+        "    X, y = np.asarray(X, dtype=np.float32), np.asarray(y, dtype=np.float32)\n"
+        "    m = X.shape[0]\n",
+    ),
+)
+_HONEST_FORMS = (
+    Edit(
+        "onehot_code", "y_onehot = encoder.fit_transform(y)", "y_onehot = np.eye(10)[y.ravel() - 1]"
+    ),
+    Edit(
+        "train",
+        "fmin = minimize(\n    fun=backprop,\n    x0=params,\n    args=(X, y_onehot),\n"
+        '    method="TNC",\n'
+        '    jac=True,\n    options={"maxfun": 250},\n)\nprint(fmin.message)\n'
+        'print(f"cost {fmin.fun:.4f} after {fmin.nfev} evaluations")',
+        "from scipy.optimize import fmin_tnc\n\n"
+        "fmin = fmin_tnc(backprop, params, args=(X, y_onehot), maxfun=250, disp=0)\n"
+        'print("evaluations:", fmin[1])',
+    ),
+    Edit(
+        "prediction_code",
+        "theta1_trained = fmin.x[:split]",
+        "weights = fmin[0]\ntheta1_trained = weights[:split]",
+    ),
+    Edit("prediction_code", "theta2_trained = fmin.x[split:]", "theta2_trained = weights[split:]"),
+    Edit(
+        "prediction_code",
+        "y_pred = np.argmax(h, axis=1) + 1",
+        "y_pred = [int(np.argmax(row)) + 1 for row in h]  # a list, one label per example",
+    ),
+)
+
 HOSTILE: tuple[Hostile, ...] = (
     # ---- resource abuse ----
     Hostile(
@@ -723,6 +855,64 @@ HOSTILE: tuple[Hostile, ...] = (
         "fooling",
         "a last cell prints a compressed, base64 copy of the input history",
         changes=(AddCell(_LEAK_HISTORY),),
+    ),
+    # ---- issue 24: a shortcut earns what the same work without it earns, never more
+    Hostile(
+        "supplied_weights",
+        "fooling",
+        "fmin.x replaced by the supplied ex4weights, turned to fit: 97 % accuracy, no training",
+        changes=(AddCell(_SUPPLIED, "train"),),
+    ),
+    Hostile(
+        "pulled_run",
+        "fooling",
+        "a real TNC run from params whose 'cost' pulls toward the supplied weights",
+        changes=(AddCell(_PULLED, "train"),),
+    ),
+    Hostile(
+        "standin_reader",
+        "fooling",
+        "gradient_checking reads the stand-in's numbers and returns their exact answer",
+        changes=(Replace("gradient_checking_code", _STANDIN_READER),),
+        zero=("gradient_checking_small_network",),
+    ),
+    Hostile(
+        "one_coordinate",
+        "fooling",
+        "gradient_checking differences the first weight only",
+        changes=(Replace("gradient_checking_code", _ONE_COORDINATE),),
+        zero=("gradient_checking_small_network",),
+    ),
+    Hostile(
+        "label_reader",
+        "fooling",
+        "cost returns 0; forward_propagate reads y from its caller to make that cost right",
+        changes=(Append("cost_code", _LABEL_READER),),
+        zero=("cost_reference_value",),
+        # the penalty on top of a wrong cost earns what an honest wrong cost does: half
+        scores=(("cost_reg_reference_value", 5.0),),
+    ),
+    Hostile(
+        "record_forger",
+        "fooling",
+        "a blank notebook whose first cell rewrites the probe's records: gradient checking "
+        "and training answers from the inputs and the supplied weights",
+        base="blank",
+        changes=(AddCell(_FORGER, "imports"),),
+    ),
+    # ---- issue 24: honest forms the old judge marked down
+    Hostile(
+        "honest_float32",
+        "honest",
+        "sigmoid, forward_propagate and cost compute in float32",
+        edits=_FLOAT32,
+    ),
+    Hostile(
+        "honest_forms",
+        "honest",
+        "one-hot with np.eye (encoder unfitted), fmin_tnc's tuple, y_pred as a list",
+        fast=False,
+        edits=_HONEST_FORMS,
     ),
     # ---- honest students with unusual code: graded exactly like `correct`
     Hostile(

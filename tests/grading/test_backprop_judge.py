@@ -164,6 +164,23 @@ def test_float32_arithmetic_earns_full_marks(solved, inputs, grade_id):
     assert got == RIGHT or got.mistake == "notebook_data", got
 
 
+def test_a_float32_training_run_is_evidence_of_training(solved, inputs):
+    """A backprop computing in float32 gives a run the judge accepts as the student's own
+    training; what it then says is the accuracy (TNC needs float64, as the notebook says)."""
+    ns = rebound(solved)
+    ns["fmin"] = minimize(
+        _float32(_vectorized),
+        ns["params"],
+        args=(ns["X"], ns["y_onehot"]),
+        method="TNC",
+        jac=True,
+        options={"maxfun": 250},
+    )
+    _predict(ns)
+    got = verdict(inputs, ns, "training_accuracy")
+    assert got == RIGHT or got.message.startswith("the trained weights classify"), got
+
+
 def test_honest_forms_of_one_hot_prediction_and_training_earn_full_marks(solved, inputs):
     """np.eye one-hot with the encoder unused, y_pred as a list, fmin_tnc's tuple."""
     ns = dict(solved)
@@ -209,6 +226,30 @@ def test_weights_from_elsewhere_earn_no_training_points(solved, inputs):
     )
     got = verdict(inputs, ns, "training_accuracy")
     assert got.fraction == 0 and "did not start from the notebook's params" in got.message
+
+
+def test_a_run_with_some_made_up_evaluations_is_caught(solved, inputs):
+    """Thirty of 250 evaluations made up (a gradient 1.5 times too large): the judge checks
+    evaluations the kernel cannot predict, and one of them is made up."""
+    ns = dict(solved)
+    calls = []
+
+    def mostly_honest(params, X, y):
+        J, grad = _vectorized(params, X, y)
+        calls.append(1)
+        return (J, 1.5 * grad) if 100 <= len(calls) < 130 else (J, grad)
+
+    ns["fmin"] = minimize(
+        mostly_honest,
+        ns["params"],
+        args=(ns["X"], ns["y_onehot"]),
+        method="TNC",
+        jac=True,
+        options={"maxfun": 250},
+    )
+    _predict(ns)
+    got = verdict(inputs, ns, "training_accuracy")
+    assert got.fraction == 0 and "of the training run is not the network's" in got.message, got
 
 
 def _exact_shortcut(params, X, y, epsilon, regularized=False):

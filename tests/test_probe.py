@@ -124,3 +124,79 @@ def test_strings_and_none_encode_and_decode(value):
     assert np.array_equal(probe.decode(probe.encode(array)), array)
     with pytest.raises(ValueError):
         probe.decode({"text": 3})
+
+
+def test_an_image_case_leaves_no_figure_open(tmp_path):
+    """Is the picture drawn on the grader's input closed after it is read, so that it never
+    shows up in the output of the student's next cell?"""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def draw(x):
+        plt.imshow(x.reshape(2, 2))
+
+    cases = [{"id": "img", "call": "draw", "args": [{"array": "x"}], "capture": "image"}]
+    r = _record(tmp_path, {"x": np.arange(4.0)}, cases, {"draw": draw})
+    assert r.array("img").tolist() == [[0.0, 1.0], [2.0, 3.0]]
+    assert plt.get_fignums() == []
+
+
+def test_a_long_list_of_numbers_is_kept_whole(tmp_path):
+    """Is y_pred as a list of 5000 labels read as all 5000 (limits are bytes, not items)?"""
+    labels = [int(v) for v in np.arange(5000) % 10 + 1]
+    r = _record(tmp_path, {}, [{"id": "y", "value": "y"}], {"y": labels})
+    assert r.array("y").shape == (5000,) and r.length("y") == 5000
+    assert r.array("y").tolist() == labels
+
+
+def test_observe_keeps_what_a_building_block_returned_before_the_caller_changed_it(tmp_path):
+    """Does ``observe`` record the inner function's result as it was returned, per call?"""
+
+    ns = {"np": np}
+    code = (
+        "def inner(a):\n    return np.asarray(a) * 2\n\n\n"
+        "def outer(a):\n    J = inner(a)\n    J += 100  # in place: the observed value stays\n"
+        "    return J\n"
+    )
+    exec(code, ns)  # as in a notebook: the functions' globals are the namespace
+    inner = ns["inner"]
+    case = {"id": "c", "call": "outer", "args": [{"array": "x"}], "observe": {"inner": None}}
+    r = _record(tmp_path, {"x": np.arange(3.0)}, [case], ns)
+    assert r.array("c").tolist() == [100.0, 102.0, 104.0]
+    assert r.array("c.seen_inner").tolist() == [0.0, 2.0, 4.0]
+    assert ns["inner"] is inner  # put back after the call
+
+
+def test_grader_notes_and_unnamed_arrays_stay_out_of_the_inputs_file(tmp_path):
+    """Are case keys starting with _ and arrays no case names left out of the file?"""
+    tests = {"t": [{"id": "c", "call": "f", "args": [{"array": "x"}], "_judge": {"answer": 42}}]}
+    data = probe.save_inputs({"x": np.ones(2), "_answer": np.ones(2), "y": np.zeros(1)}, tests)
+    (tmp_path / probe.INPUTS).write_bytes(data)
+    arrays, shown = probe.load_inputs(tmp_path)
+    assert set(arrays) == {"x"} and shown == {
+        "t": [{"id": "c", "call": "f", "args": [{"array": "x"}]}]
+    }
+
+
+def test_every_tnc_interface_is_recorded_and_the_optimum_found(tmp_path):
+    """Do minimize(method='TNC') and fmin_tnc both leave a run whose x0, evaluations and end
+    the probe hands over, found from the result object or fmin_tnc's tuple?"""
+    from scipy.optimize import fmin_tnc, minimize
+
+    probe.watch_tnc()
+
+    def f(x):
+        return float(np.sum((x - 1) ** 2)), 2 * (x - 1)
+
+    for result in (
+        minimize(f, np.zeros(3), method="TNC", jac=True, options={"maxfun": 20}),
+        fmin_tnc(f, np.zeros(3), maxfun=20, disp=0),
+    ):
+        x = probe.optimum(result)
+        x0, values, grads, *_, options = probe.tnc_run(x)
+        assert np.array_equal(x0, np.zeros(3)) and values[0] == 3.0
+        assert grads.shape == (values.size, 3) and options.shape == (10,)
+    with pytest.raises(LookupError):
+        probe.tnc_run(np.full(3, 7.0))

@@ -343,7 +343,12 @@ def _one(case: dict, arrays: dict, namespace: dict, kept: dict):
         else:
             out = _lookup(namespace, case["call"])(*args, **kwargs)
     if case.get("capture") == "image":
-        out = _image()
+        import matplotlib.pyplot as plt
+
+        try:
+            out = _image()
+        finally:  # the grader's inputs are drawn into no output of the student's page
+            plt.close("all")
     if "pick" in case:
         out = out[case["pick"]]
     extra = {f"arg{i}": (lambda i=i: args[i]) for i in case.get("after", [])}

@@ -7,6 +7,7 @@ import pytest
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.sample_class import students as sample_class
 from tests.helpers.sample_class_course import graded_sample_class
+from tests.helpers.visible_hidden import silent_but_failed
 
 ASSIGNMENTS = sorted(sample_class.ASSIGNMENT_TABLES)
 
@@ -56,3 +57,15 @@ def test_every_student_gets_feedback_and_a_report_row(graded_class, assignment):
     csv = (course / "reports" / f"{assignment}_grades.csv").read_text()
     for student in students:
         assert f"\n{student}," in csv
+
+
+@pytest.mark.parametrize("assignment", ["backprop"])
+def test_a_silent_visible_check_means_the_hidden_test_agrees(graded_class, assignment):
+    """For every sample student: where a test cell's visible check said nothing, did the
+    hidden judgement give full points (fresh inputs show nothing the visible check missed)?"""
+    course, _ = graded_class
+    disagree = {}
+    for student in (s.name for s in sample_class.load_table(assignment).STUDENTS):
+        path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+        disagree[student] = silent_but_failed(path)
+    assert not any(disagree.values()), {k: v for k, v in disagree.items() if v}

@@ -595,10 +595,13 @@ def check_gradient_checking(gradient_checking) -> None:
         return lambda params, X, y, reg_lambda=1: (0.5 * np.sum(params**2), scale * params)
 
     point = np.linspace(-1.0, 1.0, 7)
+    # a wrong gradient: each entry off by its own factor, so no one entry tells the whole
+    factors = 1.5 + 0.5 * np.cos(np.arange(7.0))
+    want_off = np.linalg.norm(point - factors * point) / np.linalg.norm(point + factors * point)
     try:
         ns["backprop"], ns["backprop_reg"] = stand_in(1.0), stand_in(2.0)
         same = core.array(gradient_checking(point.copy(), None, None, 1e-4), "the result")
-        ns["backprop"] = stand_in(2.0)
+        ns["backprop"] = stand_in(factors)
         off = core.array(gradient_checking(point.copy(), None, None, 1e-4), "the result")
         ns["backprop"] = stand_in(1.0)
         reg = core.array(gradient_checking(point.copy(), None, None, 1e-4, True), "the result")
@@ -608,8 +611,11 @@ def check_gradient_checking(gradient_checking) -> None:
         ns.update(saved)
     if same.shape != () or not 0 <= same < 1e-6:
         raise Mistake(f"For a correct gradient the difference should be below 1e-6, got {same}.")
-    if abs(off - 1 / 3) > 1e-5:
-        raise Mistake(f"For a gradient twice too large the difference is 1/3, got {off}.")
+    if off.shape != () or abs(off - want_off) > 1e-5 * want_off:
+        raise Mistake(
+            f"For a gradient whose every entry is off by its own factor the difference is "
+            f"{want_off:.6f}, got {off}: take the central difference of every entry of params."
+        )
     if abs(reg - 1 / 3) > 1e-5:
         raise Mistake(
             "With regularized=True, gradient_checking should use backprop_reg for the costs and "
@@ -654,3 +660,25 @@ def _trained_from_params(ns: dict) -> None:
     params = np.asarray(ns.get("params"), dtype=np.float64)
     if x0.shape != params.shape or np.max(np.abs(x0 - params)) > 1e-6:
         raise Mistake("The training did not start from params: start TNC from params (x0=params).")
+    _first_evaluation_is_the_network(ns, x0, *_runs.tnc_run(_runs.optimum(ns["fmin"]))[1:3])
+
+
+def _first_evaluation_is_the_network(ns: dict, x0, values, grads) -> None:
+    """Stop unless the first cost and gradient TNC got are backprop's (or backprop_reg's) at
+    params on X and y_onehot, up to a constant factor (the grader replays the whole run)."""
+    data = [ns.get(k) for k in ("X", "y_onehot")]
+    for name in ("backprop", "backprop_reg"):
+        try:
+            J, grad = ns[name](x0.copy(), *data)
+            grad = np.asarray(grad, dtype=np.float64).ravel()
+        except Exception:
+            continue
+        if grad.shape != grads[0].shape or not np.any(grad):
+            continue
+        scale = float(grads[0] @ grad / (grad @ grad))
+        if scale > 0 and _close(grads[0], scale * grad) and abs(float(J)) > 0:
+            return
+    raise Mistake(
+        "fmin comes from a TNC run whose first cost and gradient are not backprop's at params: "
+        "train with minimize(backprop, params, args=(X, y_onehot), method='TNC', jac=True)."
+    )

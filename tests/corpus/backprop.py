@@ -18,6 +18,15 @@ from tests.corpus.hostile import (
 
 #: The legitimate students graded together with the corpus (full training, sample class rows).
 LEGIT = ("correct", "cost_not_divided_by_m")
+#: The issue-24 shortcuts: each leaves the visible checks alone, and they see it too.
+SHORTCUTS = (
+    "supplied_weights",
+    "pulled_run",
+    "standin_reader",
+    "one_coordinate",
+    "label_reader",
+    "record_forger",
+)
 #: The part that needs the full training; corpus students train for 5 evaluations only.
 TRAINING_PART = "training_accuracy"
 #: What makes a corpus student quick: 5 training evaluations, and no 100-digit figures (plain

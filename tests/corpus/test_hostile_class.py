@@ -29,11 +29,12 @@ from ds4023.grading.state import GradingState
 from ds4023.sample_class import students as sample_class
 from ds4023.sandbox import kernelspec, limits
 from tests.corpus import hostile as hostile_class
-from tests.corpus.backprop import HOSTILE, LEGIT, TESTS
+from tests.corpus.backprop import HOSTILE, LEGIT, SHORTCUTS, TESTS
 from tests.helpers import COURSE_ROOT, copy_course
 from tests.helpers.grading_course import ASSIGNMENT as TOY
 from tests.helpers.grading_course import STUDENTS as TOY_STUDENTS
 from tests.helpers.grading_course import course_env, new_course, scores
+from tests.helpers.visible_hidden import silent_but_failed
 
 pytestmark = [
     pytest.mark.timeout(1800),
@@ -52,6 +53,7 @@ ENDLESS_CELL_TIMEOUT = 15
 #: Per-student cell limits where they differ from CELL_TIMEOUT.
 CELL_TIMEOUTS = {
     **dict.fromkeys(LEGIT, LEGIT_CELL_TIMEOUT),
+    **{h.name: LEGIT_CELL_TIMEOUT for h in HOSTILE if not h.fast},  # they train in full
     **dict.fromkeys(ENDLESS, ENDLESS_CELL_TIMEOUT),
 }
 SUBMISSION_TIMEOUT = 240
@@ -243,3 +245,15 @@ def test_a_score_printed_before_a_failing_test_counts_nothing(tmp_path_factory):
     assert graded["correct"]["test_square"] == (2.0, False)
     state = GradingState(course)
     assert {state.get(TOY, s)["status"] for s in students} == {"graded"}
+
+
+def test_visible_checks_see_what_the_hidden_tests_see(graded):
+    """For the legitimate and honest students and the issue-24 shortcuts (whose cheats leave
+    the visible checks alone): where a visible check was silent, did the hidden judgement
+    give full points? Rows that disable the visible checks on purpose are left out."""
+    names = [*LEGIT, *(h.name for h in HOSTILE if h.kind == "honest"), *SHORTCUTS]
+    disagree = {}
+    for name in names:
+        path = graded.course / "autograded" / name / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        disagree[name] = silent_but_failed(path)
+    assert not any(disagree.values()), {k: v for k, v in disagree.items() if v}

@@ -98,3 +98,21 @@ def test_grades_equal_those_of_the_reference_python(graded_class):
     wrong = differences(reference, here)
     who = (folder / PYTHON_FILE).read_text().strip()
     assert not wrong, f"graded differently than by {who}:\n" + "\n".join(wrong)
+
+
+def test_one_changed_cell_or_score_is_named_as_a_difference():
+    """Does the comparison name a changed CSV cell, a changed score and a missing file?"""
+    csv = "student,status,total,reason\nann,graded,10,\nbob,failed,0,the kernel died\n"
+    table = {"ann": {"late_penalty": 0.0, "parts": {"t": {"auto_score": 2.5, "score": 2.5}}}}
+    run = {"a_grades.csv": csv, "a_gradebook.json": json.dumps(table)}
+    assert differences(run, dict(run)) == []
+    other = json.loads(run["a_gradebook.json"])
+    other["ann"]["parts"]["t"]["auto_score"] = 2.5000000001
+    changed = {"a_grades.csv": csv.replace("ann,graded,10", "ann,graded,9.99")}
+    changed["a_gradebook.json"] = json.dumps(other)
+    assert differences(run, changed) == [
+        "a_gradebook.json: ann/t: {'auto_score': 2.5000000001, 'score': 2.5} instead of "
+        "{'auto_score': 2.5, 'score': 2.5}",
+        "a_grades.csv: ann/total: '9.99' instead of '10'",
+    ]
+    assert differences(run, {"a_grades.csv": csv}) == ["a_gradebook.json: missing from this run"]

@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-# The interpreter the venv is made from: `make demo PYTHON=python3.12`. Tried: Debian 12's
-# 3.11.2, 3.12, 3.13 (README). VENV may point elsewhere (CI checks a second Python that way).
+# The interpreter the venv is made from: `make demo PYTHON=python3.12`. CI runs Debian 12's
+# 3.11.2, 3.12.1 and 3.13.0 too (README). VENV may point elsewhere (CI sets those up that way).
 PYTHON ?= python3
 VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python

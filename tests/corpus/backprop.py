@@ -971,4 +971,21 @@ HOSTILE: tuple[Hostile, ...] = (
             ),
         ),
     ),
+    Hostile(
+        "honest_warnings",
+        "honest",
+        "sigmoid logs a warning to stderr and warns at every call: stderr in the test cells",
+        edits=(
+            Edit(
+                "sigmoid_code",
+                "    return 1 / (1 + np.exp(-z))",
+                "    import logging\n"
+                "    import warnings\n\n"
+                '    logging.warning("sigmoid called on %d values", np.size(z))\n'
+                '    warnings.warn("sigmoid: large inputs saturate", RuntimeWarning)\n'
+                "    return 1 / (1 + np.exp(-z))",
+            ),
+        ),
+        output="sigmoid called on",
+    ),
 )

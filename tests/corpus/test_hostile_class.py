@@ -29,7 +29,7 @@ from ds4023.grading.state import GradingState
 from ds4023.sample_class import students as sample_class
 from ds4023.sandbox import kernelspec, limits
 from tests.corpus import hostile as hostile_class
-from tests.corpus.backprop import HOSTILE, LEGIT, SHORTCUTS, TESTS
+from tests.corpus.backprop import HOSTILE, LEGIT, SHORTCUTS, TESTS, TRAINING_PART
 from tests.helpers import COURSE_ROOT, copy_course
 from tests.helpers.grading_course import ASSIGNMENT as TOY
 from tests.helpers.grading_course import STUDENTS as TOY_STUDENTS
@@ -164,6 +164,24 @@ def test_legitimate_students_score_exactly_their_sample_class_scores(graded):
                 assert got[grade_id]["needs_manual_grade"], (student, grade_id, why)
             else:
                 assert got[grade_id]["auto_score"] == score, (student, grade_id, why)
+
+
+def test_warnings_on_stderr_in_test_cells_leave_their_scores_alone(graded):
+    """The warnings honest_warnings' sigmoid logs land on stderr inside the test cells that
+    call it (nbgrader alone scores such a cell 0): do those tests score as without them?"""
+    nb = nbformat.reads(autograded_text(graded, "honest_warnings"), as_version=4)
+    warned = {
+        cell.metadata["nbgrader"]["grade_id"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and any(o.get("name") == "stderr" and "sigmoid called on" in o.text for o in cell.outputs)
+    }
+    assert {"sigmoid_values", "forward_propagate_values"} <= warned
+    want = hostile_class.expected(ASSIGNMENT)["honest_warnings"].scores
+    parts = graded.table["honest_warnings"]["parts"]
+    assert {g: parts[g]["auto_score"] for g in warned} == {g: want[g] for g in warned}
+    assert all(want[g] > 0 for g in warned - {TRAINING_PART})  # corpus students train briefly
 
 
 def test_source_release_and_data_stay_byte_identical(graded):

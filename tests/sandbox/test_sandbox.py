@@ -50,11 +50,12 @@ class Course:
 
 @dataclass
 class Result:
-    """What one cell execution gave back."""
+    """What one cell execution gave back: its status, its two output streams, its error."""
 
     status: str
     stdout: str
     ename: str | None
+    stderr: str = ""
 
 
 @pytest.fixture(scope="session")
@@ -108,24 +109,38 @@ def stop(km, kc) -> None:
 
 
 def run(kc, code: str, timeout: float = 60) -> Result:
-    """Execute ``code`` in the kernel and collect its stdout and error name."""
-    out: list[str] = []
+    """Execute ``code`` in the kernel and collect its stdout, its stderr and its error name.
+
+    The two streams are kept apart: what Python itself writes to stderr while the code runs
+    (a warning, such as 3.12's about ``os.fork()`` in a multi-threaded process) never mixes
+    with what the code prints.
+    """
+    streams: dict[str, list[str]] = {"stdout": [], "stderr": []}
     errors: list[str] = []
 
     def hook(msg):
         if msg["msg_type"] == "stream":
-            out.append(msg["content"]["text"])
+            streams[msg["content"]["name"]].append(msg["content"]["text"])
         elif msg["msg_type"] == "error":
             errors.append(msg["content"]["ename"])
 
     reply = kc.execute_interactive(textwrap.dedent(code), timeout=timeout, output_hook=hook)
-    return Result(reply["content"]["status"], "".join(out), errors[0] if errors else None)
+    out, err = ("".join(streams[name]) for name in ("stdout", "stderr"))
+    return Result(reply["content"]["status"], out, errors[0] if errors else None, err)
 
 
 def run_json(kc, code: str):
-    """Execute ``code``, which must print one JSON value last, and return that value."""
+    """Execute ``code``, which must print one JSON value last, and return that value.
+
+    Only stdout is read: warnings the code causes go to stderr and cannot hide the value.
+    """
     result = run(kc, code)
     assert result.status == "ok", result
+    return printed_value(result)
+
+
+def printed_value(result: Result):
+    """The JSON value on the last line the code printed to stdout."""
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -440,6 +455,27 @@ def test_fork_bomb_is_contained_and_cleaned_up(course):
     finally:
         stop(km, kc)
     assert wait_until(lambda: not sandbox_processes(pidns)), "sandbox processes outlived the kernel"
+
+
+def test_warnings_the_code_causes_go_to_stderr_not_into_its_printed_result(kernel):
+    """Does a warning raised after the result is printed (here an explicit one, and on 3.12+
+    the one ``os.fork()`` in a multi-threaded kernel gives) leave stdout's last line intact?"""
+    code = """
+        import json, os, warnings
+        print(json.dumps({"printed": True}), flush=True)
+        warnings.warn("careful", UserWarning)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        """
+    result = run(kernel, code)  # once: a warning is shown once per place in the code
+    assert result.status == "ok", result
+    assert printed_value(result) == {"printed": True}
+    assert "UserWarning: careful" in result.stderr
+    # Python 3.12 started warning when a multi-threaded process forks (the kernel has threads)
+    assert ("use of fork() may lead to deadlocks" in result.stderr) == (sys.version_info >= (3, 12))
+    assert result.stdout == '{"printed": true}\n'
 
 
 def test_os_exit_ends_only_the_kernel(course, kernel):

@@ -20,6 +20,7 @@ from traitlets import Integer, Unicode
 from traitlets.config import Config
 
 from ds4023 import probe
+from ds4023.grading.bounded_client import UNREAD, BoundedKernelClient, too_deep
 from ds4023.grading.judge import MAX_RECORD_BYTES
 from ds4023.grading.preprocessors.judge_hidden_tests import JudgeHiddenTests
 from ds4023.grading.preprocessors.overwrite_cells import NotThisNotebook
@@ -71,6 +72,10 @@ class TrackedExecute(Execute):
       of the cell but afterwards through ``user_expressions`` of an execute request of its own
       (so the student's input transformers never see it, and a failing visible check does not
       stop it), and keeps what it returns in ``resources["ds4023_records"]`` for the judge;
+    - reads the kernel's messages within bounds (``ds4023.grading.bounded_client``): a
+      message over ``MAX_MESSAGE_BYTES`` is never copied or decoded, one nested too deeply is
+      not handed on, and a probe's reply that was not read makes that test's record missing
+      with the reason, not the notebook fail;
     - keeps at most ``max_output_bytes`` of each cell's output while the cell runs (nbgrader's
       LimitOutput only counts lines, after the whole output is in memory), never dropping an
       error or the fact that something went to stderr;
@@ -104,6 +109,14 @@ class TrackedExecute(Execute):
     # nbclient's setup_kernel calls the synchronous wrapper, bound to the base class's coroutine
     start_new_kernel = run_sync(async_start_new_kernel)
 
+    async def async_start_new_kernel_client(self):
+        """Connect to the kernel with a client that reads its messages within bounds."""
+        if self.km is not None and issubclass(BoundedKernelClient, self.km.client_factory):
+            self.km.client_factory = BoundedKernelClient
+        return await super().async_start_new_kernel_client()
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
     def preprocess(self, nb, resources=None, km=None):
         self.current = None
         self.started = time.perf_counter()
@@ -133,7 +146,7 @@ class TrackedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         self.current = (index, grade_id)
-        self._output_bytes, self._dropped = 0, set()
+        self._output_bytes, self._dropped, self._probe_unread = 0, set(), None
         self.interrupted = False
         now = time.perf_counter()
         if self.first_cell_at is None:
@@ -160,13 +173,17 @@ class TrackedExecute(Execute):
             kwargs.update(silent=True, store_history=False, user_expressions={"r": expression})
             return original(code, **kwargs)
 
-        self.kc.execute, self._probe_reply = execute, None
+        self.kc.execute, self._probe_reply, self._probe_unread = execute, None, None
         test_cell = self.nb.cells[index]
         try:
             self.execute_cell(probe_cell, index, store_history=False)
         finally:
             del self.kc.execute  # back to the class's method
             self.nb.cells[index] = test_cell  # nbclient put the probe's cell in its place
+        unread = self._probe_unread
+        if unread is not None:
+            what = "nested deeper" if unread.get("reason") == "deep" else "larger"
+            return None, f"the hidden test's record is {what} than the grader reads"
         reply = (self._probe_reply or {}).get("r")
         if not isinstance(reply, dict):
             return None, "the hidden test did not run (the kernel gave no answer)"
@@ -176,6 +193,8 @@ class TrackedExecute(Execute):
         payload = reply.get("data", {}).get(probe.MIME)
         if not isinstance(payload, dict):
             return None, "the hidden test returned no record"
+        if too_deep(payload):  # the client checked the whole reply; this is the record alone
+            return None, "the hidden test's record is nested deeper than the grader reads"
         if len(json.dumps(payload)) > MAX_RECORD_BYTES:
             return None, "the hidden test's record is larger than the grader reads"
         return payload, ""
@@ -209,6 +228,8 @@ class TrackedExecute(Execute):
         cell, reply = kwargs.get("cell"), (kwargs.get("execute_reply") or {}).get("content", {})
         if "user_expressions" in reply:
             self._probe_reply = reply["user_expressions"]
+        if isinstance(reply.get(UNREAD), dict):  # the client did not read the kernel's reply
+            self._probe_unread = reply[UNREAD]
         judged = getattr(self, "_judged", False)
         if cell is not None and is_grade(cell) and not judged and reply.get("status") == "error":
             # a test that scores itself (no probe): a result emitted before its error is no score

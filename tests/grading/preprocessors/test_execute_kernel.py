@@ -1,0 +1,132 @@
+"""TrackedExecute against a real kernel whose code sends what no honest kernel sends.
+
+Each notebook has a set-up cell, the hostile part, and a second probed test after it, so every
+test checks both that the hostile part costs only itself and that the rest is still graded.
+A probe here is any expression whose result shows the record MIME type; ``raw(name, blob)``
+swaps a JSON string for raw bytes in the next message the kernel packs, which is how a
+student's code can send JSON nested 10^5 deep (the kernel's own packer would refuse it).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ds4023.grading.preprocessors.execute import TrackedExecute
+from tests.helpers import COURSE_ROOT
+from tests.helpers.nbgrader_cells import grade_cell, notebook, plain_cell
+
+pytestmark = pytest.mark.timeout(300)
+
+SETUP = """
+import json
+MIME = "application/vnd.ds4023.record+json"
+
+class R:
+    def __init__(self, payload):
+        self.payload = payload
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {MIME: self.payload, "text/plain": "record"}
+
+def raw(name, blob):
+    session = get_ipython().kernel.session
+    pack = session.pack
+    def patched(obj):
+        out = pack(obj)
+        tag = json.dumps(name).encode()
+        if tag in out:
+            session.pack = pack
+            out = out.replace(tag, blob)
+        return out
+    session.pack = patched
+"""
+DEEPER = "the hidden test's record is nested deeper than the grader reads"
+SECOND = 'R({"v": 1, "grade_id": "t2", "cases": {"y": {"value": {"text": "ok"}}}})'
+
+
+def probed(expression: str, grade_id: str):
+    body = f"assert True\n### BEGIN HIDDEN TESTS\n{expression}\n### END HIDDEN TESTS"
+    return grade_cell(body, grade_id)
+
+
+def run(tmp_path, cells: list, **traits):
+    """Execute set-up, ``cells``, then the second probed test; return (nb, records)."""
+    nb = notebook(plain_cell(SETUP), *cells, probed(SECOND, "t2"))
+    resources = {"metadata": {"path": str(tmp_path)}}
+    TrackedExecute(timeout=120, **traits).preprocess(nb, resources)
+    return nb, resources["ds4023_records"]
+
+
+def second_test_graded(records) -> bool:
+    payload, why = records["t2"]
+    return why == "" and payload["cases"]["y"]["value"]["text"] == "ok"
+
+
+def measure(folder: str, megabytes: int) -> None:
+    """Print the grader's peak RSS growth (MiB) over a run with a ``megabytes`` record and the
+    records' reasons (run in a fresh process: ``ru_maxrss`` only ever grows)."""
+    import resource
+    from pathlib import Path
+
+    from tests.grading.preprocessors import test_execute_kernel as here
+
+    small = plain_cell('big = {"cases": {"x": {"value": {"text": "x"}}}}')
+    here.run(Path(folder), [small, probed("R(big)", "t1")])  # warm: the machinery is loaded
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    text = f'{{"text": "x" * {megabytes}_000_000}}'
+    big = plain_cell(f'big = {{"cases": {{"x": {{"value": {text}}}}}}}')
+    _, records = here.run(Path(folder), [big, probed("R(big)", "t1")])
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reasons = {k: why for k, (_, why) in records.items()}
+    print(json.dumps({"growth_mib": (after - before) / 1024, "reasons": reasons}))
+
+
+def test_a_300_mb_record_is_refused_for_its_test_and_read_no_further(tmp_path):
+    """A record of 300 MB: does its test get "larger than the grader reads", the next test
+    its record, and the grader grow by about the raw message only (it used to grow by
+    0.86 GB: a copy as bytes, one as str, the decoded objects, json.dumps)?"""
+    code = f"from {__name__} import measure; measure({str(tmp_path)!r}, 300)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=COURSE_ROOT, capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    larger = "the hidden test's record is larger than the grader reads"
+    assert got["reasons"] == {"t1": larger, "t2": ""}
+    assert got["growth_mib"] < 1.3 * 300e6 / 2**20, got  # the raw message, held once
+
+
+def test_a_record_nested_100_000_deep_costs_only_its_test(tmp_path):
+    """JSON nested 10^5 levels deep as a record's value (jupyter_client's json.loads raised
+    RecursionError and the whole notebook failed): is only that test without a record?"""
+    deep = probed('R({"cases": {"x": {"value": {"seq": "@deep@"}}}})', "t1")
+    arm = plain_cell('raw("@deep@", b"[" * 100_000 + b"]" * 100_000)')
+    nb, records = run(tmp_path, [arm, deep])
+    assert records["t1"] == (None, DEEPER)
+    assert second_test_graded(records)
+
+
+def test_a_record_python_can_still_read_but_nested_past_the_limit_costs_only_its_test(tmp_path):
+    """A record 900 levels deep (json reads it; our recursion would not): only that test?"""
+    nest = plain_cell("d = []\nfor _ in range(900):\n    d = [d]")
+    nb, records = run(tmp_path, [nest, probed('R({"cases": {"x": {"value": {"seq": d}}}})', "t1")])
+    assert records["t1"] == (None, DEEPER)
+    assert second_test_graded(records)
+
+
+def test_a_deep_output_becomes_a_note_and_the_notebook_goes_on(tmp_path):
+    """An output nested 10^5 deep on iopub: is it one line in its cell, the rest graded?"""
+    show = plain_cell(
+        'raw("@deep@", b"[" * 100_000 + b"]" * 100_000)\n'
+        'display({"application/json": "@deep@", "text/plain": "deep"}, raw=True)\n'
+        'print("after")'
+    )
+    nb, records = run(tmp_path, [show])
+    texts = [o.get("text", "") for o in nb.cells[1].outputs]
+    assert any("output dropped by the grader: a message nested more than 100" in t for t in texts)
+    assert any("after" in t for t in texts)
+    assert second_test_graded(records)

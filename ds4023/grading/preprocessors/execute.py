@@ -76,9 +76,10 @@ class TrackedExecute(Execute):
       message over ``MAX_MESSAGE_BYTES`` is never copied or decoded, one nested too deeply is
       not handed on, and a probe's reply that was not read makes that test's record missing
       with the reason, not the notebook fail;
-    - keeps at most ``max_output_bytes`` of each cell's output while the cell runs (nbgrader's
-      LimitOutput only counts lines, after the whole output is in memory), never dropping an
-      error or the fact that something went to stderr;
+    - keeps at most ``max_output_bytes`` and ``max_outputs`` outputs of each cell while the
+      cell runs (nbgrader's LimitOutput only counts lines, after the whole output is in
+      memory), never dropping the first error or result, or the fact that something went to
+      stderr;
     - when the kernel dies or the submission's watchdog stops it, keeps the cells that ran
       (``resources["ds4023_stopped"]`` says why the rest did not), so the tests that finished
       keep their scores;
@@ -87,6 +88,9 @@ class TrackedExecute(Execute):
 
     max_output_bytes = Integer(
         2 * 2**20, help="most bytes of output kept per cell; the rest is dropped as it arrives"
+    ).tag(config=True)
+    max_outputs = Integer(
+        1000, help="most outputs kept per cell; the rest is dropped as it arrives"
     ).tag(config=True)
     iopub_timeout = Integer(30, help=Execute.iopub_timeout.help).tag(config=True)
     kernel_mplbackend = Unicode(
@@ -206,16 +210,22 @@ class TrackedExecute(Execute):
         size += sum(len(str(v)) for v in content.get("data", {}).values())
         size += sum(len(line) for line in content.get("traceback", []))
         self._output_bytes = getattr(self, "_output_bytes", 0) + size
-        limit = self.max_output_bytes
-        if self._output_bytes <= limit or kind == "error":
+        over_bytes = self._output_bytes > self.max_output_bytes
+        over_count = len(outs) >= self.max_outputs
+        if over_count and kind in ("error", "execute_result"):
+            # past the count, only the first of each: all nbgrader reads to score a cell
+            over_count = any(o.get("output_type") == kind for o in outs)
+        if not (over_bytes or over_count) or (kind == "error" and not over_count):
             return super().output(outs, msg, display_id, cell_index)
-        if kind == "execute_result":  # kept (it may be a score), its contents cut short
+        if kind == "execute_result" and not over_count:  # kept (it may be a score), cut short
             content["data"] = {k: str(v)[:1000] for k, v in content.get("data", {}).items()}
             return super().output(outs, msg, display_id, cell_index)
         stream = content.get("name") if kind == "stream" else "stdout"
         if stream not in self._dropped:  # say so once per stream (stderr counts for nbgrader)
             self._dropped.add(stream)
-            text = f"\n... output truncated by the grader: more than {limit} bytes ...\n"
+            cap = self.max_outputs if over_count else self.max_output_bytes
+            limit = f"{cap} outputs" if over_count else f"{cap} bytes"
+            text = f"\n... output truncated by the grader: more than {limit} ...\n"
             outs.append(nbformat.v4.new_output("stream", name=stream, text=text))
         return None
 

@@ -130,3 +130,16 @@ def test_a_deep_output_becomes_a_note_and_the_notebook_goes_on(tmp_path):
     assert any("output dropped by the grader: a message nested more than 100" in t for t in texts)
     assert any("after" in t for t in texts)
     assert second_test_graded(records)
+
+
+def test_a_flood_of_tiny_outputs_is_capped_by_count_keeping_the_error(tmp_path):
+    """5000 displays then an error, 100 outputs allowed: are 100 kept, the error too, and
+    is the cut said once? (86,586 outputs used to make a 12 MB notebook.)"""
+    flood = grade_cell("for i in range(5000):\n    display(i)\nraise ValueError('late')", "flood")
+    nb, records = run(tmp_path, [flood], max_outputs=100)
+    outs = nb.cells[1].outputs
+    kinds = [o.output_type for o in outs]
+    assert kinds.count("display_data") == 100 and kinds[-1] == "error"
+    notes = [o.text for o in outs if o.output_type == "stream"]
+    assert notes == ["\n... output truncated by the grader: more than 100 outputs ...\n"]
+    assert second_test_graded(records)

@@ -14,8 +14,10 @@ import subprocess
 import sys
 
 import pytest
+from traitlets.config import Config
 
 from ds4023.grading.preprocessors.execute import TrackedExecute
+from ds4023.sandbox import kernelspec, limits
 from tests.helpers import COURSE_ROOT
 from tests.helpers.nbgrader_cells import grade_cell, notebook, plain_cell
 
@@ -53,11 +55,11 @@ def probed(expression: str, grade_id: str):
     return grade_cell(body, grade_id)
 
 
-def run(tmp_path, cells: list, **traits):
+def run(tmp_path, cells: list, config: Config | None = None, **traits):
     """Execute set-up, ``cells``, then the second probed test; return (nb, records)."""
     nb = notebook(plain_cell(SETUP), *cells, probed(SECOND, "t2"))
     resources = {"metadata": {"path": str(tmp_path)}}
-    TrackedExecute(timeout=120, **traits).preprocess(nb, resources)
+    TrackedExecute(config=config or Config(), timeout=120, **traits).preprocess(nb, resources)
     return nb, resources["ds4023_records"]
 
 
@@ -142,4 +144,28 @@ def test_a_flood_of_tiny_outputs_is_capped_by_count_keeping_the_error(tmp_path):
     assert kinds.count("display_data") == 100 and kinds[-1] == "error"
     notes = [o.text for o in outs if o.output_type == "stream"]
     assert notes == ["\n... output truncated by the grader: more than 100 outputs ...\n"]
+    assert second_test_graded(records)
+
+
+@pytest.mark.sandbox
+@pytest.mark.skipif(limits.unavailable_reason() is not None, reason="no sandbox here")
+def test_in_the_sandbox_a_huge_and_a_deep_record_cost_only_their_tests(tmp_path, monkeypatch):
+    """Through the sandbox's ipc sockets, as grading runs: a 300 MB record and one nested 10^5
+    deep, then an honest test: two reasons, one record?"""
+    monkeypatch.setenv("JUPYTER_PATH", "")
+    scratch = tmp_path / "scratch"
+    folder = scratch / "autograded" / "s" / "a"
+    folder.mkdir(parents=True)
+    cfg = Config()
+    name = kernelspec.configure(cfg, scratch, tmp_path / "jupyter", expose=())
+    try:
+        big = plain_cell('big = {"cases": {"x": {"value": {"text": "x" * 300_000_000}}}}')
+        arm = plain_cell('raw("@deep@", b"[" * 100_000 + b"]" * 100_000)')
+        deep = probed('R({"cases": {"x": {"value": {"seq": "@deep@"}}}})', "t3")
+        cells = [big, probed("R(big)", "t1"), arm, deep]
+        nb, records = run(folder, cells, config=cfg)
+    finally:
+        kernelspec.remove_kernelspec(tmp_path / "jupyter", name)
+    assert records["t1"] == (None, "the hidden test's record is larger than the grader reads")
+    assert records["t3"] == (None, DEEPER)
     assert second_test_graded(records)

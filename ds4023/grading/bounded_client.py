@@ -10,7 +10,7 @@ fails the whole notebook). :class:`BoundedKernelClient` is jupyter_client's
 - take each message from ZMQ without copying it (``copy=False``) and add up the sizes of its
   frames first: a message of more than :data:`MAX_MESSAGE_BYTES` is never copied or decoded;
 - decode the others as jupyter_client does, but a message JSON cannot decode within the
-  interpreter's recursion limit, or whose content is nested deeper than
+  interpreter's recursion limit, or any part of which is nested deeper than
   :data:`MAX_MESSAGE_DEPTH` (checked without recursion), is not handed on either;
 - hand on, in place of a message they did not read, a small stand-in of the same routing
   (header and parent header, when those frames are small and readable) that says why
@@ -143,7 +143,7 @@ def read_message(session: Session, frames: list) -> dict:
         message = session.deserialize(parts)
     except RecursionError:
         return unread(session, parts, {"reason": "deep"})
-    if too_deep(message.get("content")):
+    if any(too_deep(message.get(k)) for k in ("header", "parent_header", "metadata", "content")):
         return unread(session, parts, {"reason": "deep"})
     return message
 

@@ -123,6 +123,20 @@ def test_content_nested_past_the_depth_limit_is_not_handed_on():
     assert got["content"]["data"]["application/json"] == fine
 
 
+def test_metadata_nested_past_the_depth_limit_is_not_handed_on_either():
+    """Deep JSON in the message's metadata (nbclient copies parts of it into the notebook):
+    refused like deep content, the routing kept?"""
+    nested: list = []
+    for _ in range(150):
+        nested = [nested]
+    session = Session(key=KEY)
+    msg = session.msg("stream", {"name": "stdout", "text": "x"}, parent={"msg_id": "request-1"})
+    msg["metadata"] = {"deep": nested}
+    got = read(session.serialize(msg, ident=[b"client"]))
+    assert got["content"][UNREAD] == {"reason": "deep"}
+    assert got["parent_header"]["msg_id"] == "request-1"
+
+
 def test_a_message_whose_routing_cannot_be_read_goes_to_no_request(monkeypatch):
     """A huge header: is the message handed on addressed to nobody, so nbclient skips it?"""
     monkeypatch.setattr(bounded_client, "MAX_MESSAGE_BYTES", 10_000)

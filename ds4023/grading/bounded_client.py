@@ -9,6 +9,10 @@ fails the whole notebook). :class:`BoundedKernelClient` is jupyter_client's
 
 - take each message from ZMQ without copying it (``copy=False``) and add up the sizes of its
   frames first: a message of more than :data:`MAX_MESSAGE_BYTES` is never copied or decoded;
+- count the JSON items of the others before decoding them (commas, brackets, braces:
+  ``bytes.count``, no decoding): a message of more than :data:`MAX_MESSAGE_ITEMS` is not
+  decoded either (48 MiB of ``[],`` would take 1.1 GB as Python lists, 48 MiB of ``0.5,``
+  0.4 GB);
 - decode the others as jupyter_client does, but a message JSON cannot decode within the
   interpreter's recursion limit, or any part of which is nested deeper than
   :data:`MAX_MESSAGE_DEPTH` (checked without recursion), is not handed on either;
@@ -37,6 +41,10 @@ from traitlets import Type
 #: hidden test's record travels in one message, the probe's execute reply; raise this to let
 #: larger records through (a record of 32 MiB fits).
 MAX_MESSAGE_BYTES = 48 * 2**20
+#: Most JSON items (commas, ``[`` and ``{``, also inside strings) of one message the grader
+#: decodes, so that what it decodes stays a small multiple of its bytes. Records carry arrays
+#: as base64 text (``ds4023.probe.encode``): a record of 32 MiB has a few hundred items.
+MAX_MESSAGE_ITEMS = 2**21
 #: Most levels of nesting of a message's content the grader reads (a record uses about 10).
 MAX_MESSAGE_DEPTH = 100
 #: Most bytes of a header frame read to route a message the grader does not read.
@@ -70,7 +78,8 @@ def unread(session: Session, parts: list, why: dict) -> dict:
         session: the channel's session (it unpacks the small header frames).
         parts: the message's frames after the identities: signature, header, parent
             header, metadata, content, buffers (``bytes`` or ``zmq.Frame``).
-        why: ``{"reason": "large", "bytes": n}`` or ``{"reason": "deep"}``.
+        why: ``{"reason": "large", "bytes": n}``, ``{"reason": "items", "items": n}`` or
+            ``{"reason": "deep"}``.
 
     Returns:
         A message as jupyter_client's ``Session.deserialize`` returns one.
@@ -81,6 +90,8 @@ def unread(session: Session, parts: list, why: dict) -> dict:
     kind = str(header.get("msg_type", ""))
     if why["reason"] == "large":
         text = f"a message of {why['bytes']} bytes, more than the {MAX_MESSAGE_BYTES} it reads"
+    elif why["reason"] == "items":
+        text = f"a message of {why['items']} JSON items, more than the {MAX_MESSAGE_ITEMS} it reads"
     else:
         text = f"a message nested more than {MAX_MESSAGE_DEPTH} levels deep"
     if kind.endswith("_reply"):
@@ -92,7 +103,7 @@ def unread(session: Session, parts: list, why: dict) -> dict:
         content = {"ename": "UnreadMessage", "evalue": note, "traceback": [note], UNREAD: why}
     else:
         kind = "stream"
-        note = f"\n... output dropped by the grader: {text} ...\n"
+        note = f"\n... output truncated by the grader: it did not read {text} ...\n"
         content = {"name": "stdout", "text": note, UNREAD: why}
     header = {**header, "msg_type": kind}
     return {
@@ -139,6 +150,9 @@ def read_message(session: Session, frames: list) -> dict:
         return unread(session, frames[index + 1 :], {"reason": "large", "bytes": size})
     raw = [f if isinstance(f, bytes) else f.bytes for f in frames]
     _idents, parts = session.feed_identities(raw)
+    items = sum(p.count(b",") + p.count(b"[") + p.count(b"{") for p in parts[1:5])
+    if items > MAX_MESSAGE_ITEMS:
+        return unread(session, parts, {"reason": "items", "items": items})
     try:
         message = session.deserialize(parts)
     except RecursionError:

@@ -97,6 +97,19 @@ def test_an_oversized_output_becomes_one_line_and_an_error_stays_an_error(
     assert "a message of" in text and len(json.dumps(got["content"])) < 500
 
 
+def test_a_message_of_too_many_tiny_items_is_not_decoded(monkeypatch):
+    """Under the byte limit but made of tiny items (each a Python object 20 times its size):
+    is it refused by counting, for that one reply, while base64-sized text passes?"""
+    monkeypatch.setattr(bounded_client, "MAX_MESSAGE_ITEMS", 1000)
+    many = {"status": "ok", "user_expressions": {"r": {"seq": [[] for _ in range(2000)]}}}
+    got = read(frames("execute_reply", many))
+    why = got["content"][UNREAD]
+    assert why["reason"] == "items" and why["items"] > 2000 + 1999  # lists and commas
+    assert got["parent_header"]["msg_id"] == "request-1"
+    text = {"status": "ok", "user_expressions": {"r": {"data": "QUJD" * 100_000}}}
+    assert read(frames("execute_reply", text))["content"] == text
+
+
 def test_a_reply_nested_100_000_deep_is_a_stand_in_not_a_recursion_error():
     """Does JSON nested 10^5 levels deep (jupyter_client's json.loads raises RecursionError
     on it) come back as a reply that says so, to the same request?"""

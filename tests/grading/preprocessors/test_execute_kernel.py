@@ -68,9 +68,19 @@ def second_test_graded(records) -> bool:
     return why == "" and payload["cases"]["y"]["value"]["text"] == "ok"
 
 
-def measure(folder: str, megabytes: int) -> None:
-    """Print the grader's peak RSS growth (MiB) over a run with a ``megabytes`` record and the
-    records' reasons (run in a fresh process: ``ru_maxrss`` only ever grows)."""
+#: Hostile records for :func:`measure`: the cells that arm the kernel, and the probe.
+HUGE = {
+    "text_300mb": (['big = {"cases": {"x": {"value": {"text": "x" * 300_000_000}}}}'], "R(big)"),
+    "lists_13m": (
+        ['raw("@many@", b"[" + b"[]," * 13_000_000 + b"[]]")'],
+        'R({"cases": {"x": {"value": {"seq": "@many@"}}}})',
+    ),
+}
+
+
+def measure(folder: str, kind: str) -> None:
+    """Print the grader's peak RSS growth (MiB) over a run with the ``HUGE[kind]`` record and
+    the records' reasons (run in a fresh process: ``ru_maxrss`` only ever grows)."""
     import resource
     from pathlib import Path
 
@@ -79,27 +89,40 @@ def measure(folder: str, megabytes: int) -> None:
     small = plain_cell('big = {"cases": {"x": {"value": {"text": "x"}}}}')
     here.run(Path(folder), [small, probed("R(big)", "t1")])  # warm: the machinery is loaded
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    text = f'{{"text": "x" * {megabytes}_000_000}}'
-    big = plain_cell(f'big = {{"cases": {{"x": {{"value": {text}}}}}}}')
-    _, records = here.run(Path(folder), [big, probed("R(big)", "t1")])
+    arm, probe = HUGE[kind]
+    _, records = here.run(Path(folder), [*map(plain_cell, arm), probed(probe, "t1")])
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     reasons = {k: why for k, (_, why) in records.items()}
     print(json.dumps({"growth_mib": (after - before) / 1024, "reasons": reasons}))
 
 
-def test_a_300_mb_record_is_refused_for_its_test_and_read_no_further(tmp_path):
-    """A record of 300 MB: does its test get "larger than the grader reads", the next test
-    its record, and the grader grow by about the raw message only (it used to grow by
-    0.86 GB: a copy as bytes, one as str, the decoded objects, json.dumps)?"""
-    code = f"from {__name__} import measure; measure({str(tmp_path)!r}, 300)"
+def measured(tmp_path, kind: str) -> dict:
+    code = f"from {__name__} import measure; measure({str(tmp_path)!r}, {kind!r})"
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=COURSE_ROOT, capture_output=True, text=True, timeout=240
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    got = json.loads(done.stdout.strip().splitlines()[-1])
-    larger = "the hidden test's record is larger than the grader reads"
-    assert got["reasons"] == {"t1": larger, "t2": ""}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+LARGER = "the hidden test's record is larger than the grader reads"
+
+
+def test_a_300_mb_record_is_refused_for_its_test_and_read_no_further(tmp_path):
+    """A record of 300 MB: does its test get "larger than the grader reads", the next test
+    its record, and the grader grow by about the raw message only (it used to grow by
+    858 MiB: a copy as bytes, one as str, the decoded objects, json.dumps)?"""
+    got = measured(tmp_path, "text_300mb")
+    assert got["reasons"] == {"t1": LARGER, "t2": ""}
     assert got["growth_mib"] < 1.3 * 300e6 / 2**20, got  # the raw message, held once
+
+
+def test_a_record_of_millions_of_tiny_items_is_not_decoded(tmp_path):
+    """39 MB of empty lists, under the byte limit (it used to grow the grader by 990 MiB of
+    Python lists): is its test refused and the grader's growth a small multiple of 39 MB?"""
+    got = measured(tmp_path, "lists_13m")
+    assert got["reasons"] == {"t1": LARGER, "t2": ""}
+    assert got["growth_mib"] < 150, got
 
 
 def test_a_record_nested_100_000_deep_costs_only_its_test(tmp_path):

@@ -45,7 +45,7 @@ MAX_MESSAGE_BYTES = 48 * 2**20
 #: decodes, so that what it decodes stays a small multiple of its bytes. Records carry arrays
 #: as base64 text (``ds4023.probe.encode``): a record of 32 MiB has a few hundred items.
 MAX_MESSAGE_ITEMS = 2**21
-#: Most levels of nesting of a message's content the grader reads (a record uses about 10).
+#: Most levels of nesting of any part of a message the grader reads (a record uses about 10).
 MAX_MESSAGE_DEPTH = 100
 #: Most bytes of a header frame read to route a message the grader does not read.
 MAX_HEADER_BYTES = 64 * 2**10
@@ -82,7 +82,9 @@ def unread(session: Session, parts: list, why: dict) -> dict:
             ``{"reason": "deep"}``.
 
     Returns:
-        A message as jupyter_client's ``Session.deserialize`` returns one.
+        A message as jupyter_client's ``Session.deserialize`` returns one. Its signature is not
+        checked: nothing of the message but its routing is used, and only the kernel (which
+        holds the key) can write to these sockets anyway.
     """
     header, parent = _small_json(session, parts, 1), _small_json(session, parts, 2)
     if not isinstance(header, dict) or not isinstance(parent, dict):

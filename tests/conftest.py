@@ -48,6 +48,7 @@ TIERS = {
     "grading/test_intake.py": ("slow",),
     "grading/test_judge_grading.py": ("slow",),
     "grading/test_kernel_figures.py": ("slow",),
+    "grading/preprocessors/test_execute_kernel.py": ("slow",),
     "notebooks/test_backprop_notebook.py": ("slow", "sandbox"),
     "notebooks/test_mlp_from_scratch_notebook.py": ("slow", "sandbox"),
     "report/test_grades.py": ("slow",),

@@ -113,6 +113,24 @@ print("fork refused after", spawn_children(), "children")
 _FORK_CLASSIC = "import os\n\nwhile True:\n    os.fork()\n"
 _FLOOD_LONG = 'line = "flood " * 175_000  # about 1 MB\nfor _ in range(100):\n    print(line)\n'
 _FLOOD_MANY = 'print(("x" * 99 + "\\n") * 1_000_000)  # a million lines, 100 MB\n'
+
+# The next probe's reply is packed with something no honest kernel sends (the cell sets it
+# up and the probe right after it trips it): 300 MB more, or a record 100,000 levels deep.
+_NEXT_PROBE_REPLY = (
+    "_session = get_ipython().kernel.session\n"
+    "_pack = _session.pack\n\n\n"
+    "def _hostile_pack(obj):\n"
+    '    if isinstance(obj, dict) and obj.get("user_expressions"):\n'
+    "        _session.pack = _pack\n"
+    "        {}\n"
+    "    return _pack(obj)\n\n\n"
+    "_session.pack = _hostile_pack\n"
+)
+_HUGE_RECORD = _NEXT_PROBE_REPLY.format('obj = {**obj, "pad": "x" * 300_000_000}')
+_DEEP_RECORD = _NEXT_PROBE_REPLY.format(
+    'return b\'{"status": "ok", "user_expressions": {"r": \' + b"[" * 10**5 + b"]" * 10**5 + b"}}"'
+)
+_DISPLAY_FLOOD = "for _i in range(5_000):  # five thousand tiny outputs\n    display(_i)\n"
 _SYS_EXIT = _plot_image('    sys.exit("done drawing")\n', "import sys\n\n\n")
 _OS_EXIT = _plot_image("    os._exit(1)\n", "import os\n\n\n")
 _SEGV_CTYPES = _plot_image(
@@ -568,6 +586,27 @@ HOSTILE: tuple[Hostile, ...] = (
         "prints 100 MB in 1 MB lines and 100 MB in a million short lines",
         changes=(Append("sigmoid_code", _FLOOD_LONG), Append("sigmoid_gradient_code", _FLOOD_MANY)),
         output="truncated",
+    ),
+    Hostile(
+        "huge_record",
+        "resource",
+        "the sigmoid test's probe replies with 300 MB more than its record",
+        changes=(Append("sigmoid_code", _HUGE_RECORD),),
+        zero=("sigmoid_values",),
+    ),
+    Hostile(
+        "deep_record",
+        "resource",
+        "the sigmoid gradient test's probe replies with a record nested 100,000 levels deep",
+        changes=(Append("sigmoid_gradient_code", _DEEP_RECORD),),
+        zero=("sigmoid_gradient_values",),
+    ),
+    Hostile(
+        "display_flood",
+        "resource",
+        "the one-hot cell displays 5000 tiny outputs",
+        changes=(Append("onehot_code", _DISPLAY_FLOOD),),
+        output="more than 1000 outputs",
     ),
     Hostile(
         "sys_exit",

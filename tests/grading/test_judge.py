@@ -89,6 +89,19 @@ def test_broken_or_failed_results_are_no_result_with_a_reason(entry, why):
         got.value("c")
 
 
+def test_a_record_nested_past_the_recursion_limit_costs_only_its_case():
+    """A record's value nested 10^5 levels of "seq" (probe.decode recurses on it) and the
+    other readers: is it one case without a result, not an error out of the judge?"""
+    deep: dict = {"shape": [1], "data": ""}
+    for _ in range(100_000):
+        deep = {"seq": [deep], "len": 1}
+    got = Results({"cases": {"deep": {"value": deep}, "ok": {"value": probe.encode(2.0)}}})
+    assert got.array("deep") is None and got.parts("deep", 1) is None
+    assert "malformed (RecursionError)" in got.error("deep")
+    assert got.length("deep") == 1 and got.types("deep") == [] and got.digest("deep") is None
+    assert float(got.array("ok")) == 2.0
+
+
 def test_no_record_says_why():
     """Does a test with no record give the reason the grader recorded?"""
     got = Results(None, "the hidden test could not run (KeyboardInterrupt: )")

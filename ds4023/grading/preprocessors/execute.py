@@ -20,6 +20,7 @@ from traitlets import Integer, Unicode
 from traitlets.config import Config
 
 from ds4023 import probe
+from ds4023.grading.bounded_client import UNREAD, BoundedKernelClient, too_deep
 from ds4023.grading.judge import MAX_RECORD_BYTES
 from ds4023.grading.preprocessors.judge_hidden_tests import JudgeHiddenTests
 from ds4023.grading.preprocessors.overwrite_cells import NotThisNotebook
@@ -71,9 +72,14 @@ class TrackedExecute(Execute):
       of the cell but afterwards through ``user_expressions`` of an execute request of its own
       (so the student's input transformers never see it, and a failing visible check does not
       stop it), and keeps what it returns in ``resources["ds4023_records"]`` for the judge;
-    - keeps at most ``max_output_bytes`` of each cell's output while the cell runs (nbgrader's
-      LimitOutput only counts lines, after the whole output is in memory), never dropping an
-      error or the fact that something went to stderr;
+    - reads the kernel's messages within bounds (``ds4023.grading.bounded_client``): a
+      message over ``MAX_MESSAGE_BYTES`` is never copied or decoded, one nested too deeply is
+      not handed on, and a probe's reply that was not read makes that test's record missing
+      with the reason, not the notebook fail;
+    - keeps at most ``max_output_bytes`` and ``max_outputs`` outputs of each cell while the
+      cell runs (nbgrader's LimitOutput only counts lines, after the whole output is in
+      memory), never dropping the first error or result, or the fact that something went to
+      stderr;
     - when the kernel dies or the submission's watchdog stops it, keeps the cells that ran
       (``resources["ds4023_stopped"]`` says why the rest did not), so the tests that finished
       keep their scores;
@@ -82,6 +88,9 @@ class TrackedExecute(Execute):
 
     max_output_bytes = Integer(
         2 * 2**20, help="most bytes of output kept per cell; the rest is dropped as it arrives"
+    ).tag(config=True)
+    max_outputs = Integer(
+        1000, help="most outputs kept per cell; the rest is dropped as it arrives"
     ).tag(config=True)
     iopub_timeout = Integer(30, help=Execute.iopub_timeout.help).tag(config=True)
     kernel_mplbackend = Unicode(
@@ -103,6 +112,14 @@ class TrackedExecute(Execute):
 
     # nbclient's setup_kernel calls the synchronous wrapper, bound to the base class's coroutine
     start_new_kernel = run_sync(async_start_new_kernel)
+
+    async def async_start_new_kernel_client(self):
+        """Connect to the kernel with a client that reads its messages within bounds."""
+        if self.km is not None and issubclass(BoundedKernelClient, self.km.client_factory):
+            self.km.client_factory = BoundedKernelClient
+        return await super().async_start_new_kernel_client()
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     def preprocess(self, nb, resources=None, km=None):
         self.current = None
@@ -133,7 +150,7 @@ class TrackedExecute(Execute):
     def preprocess_cell(self, cell, resources, index):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         self.current = (index, grade_id)
-        self._output_bytes, self._dropped = 0, set()
+        self._output_bytes, self._dropped, self._probe_unread = 0, set(), None
         self.interrupted = False
         now = time.perf_counter()
         if self.first_cell_at is None:
@@ -160,13 +177,17 @@ class TrackedExecute(Execute):
             kwargs.update(silent=True, store_history=False, user_expressions={"r": expression})
             return original(code, **kwargs)
 
-        self.kc.execute, self._probe_reply = execute, None
+        self.kc.execute, self._probe_reply, self._probe_unread = execute, None, None
         test_cell = self.nb.cells[index]
         try:
             self.execute_cell(probe_cell, index, store_history=False)
         finally:
             del self.kc.execute  # back to the class's method
             self.nb.cells[index] = test_cell  # nbclient put the probe's cell in its place
+        unread = self._probe_unread
+        if unread is not None:
+            what = "nested deeper" if unread.get("reason") == "deep" else "larger"
+            return None, f"the hidden test's record is {what} than the grader reads"
         reply = (self._probe_reply or {}).get("r")
         if not isinstance(reply, dict):
             return None, "the hidden test did not run (the kernel gave no answer)"
@@ -176,6 +197,8 @@ class TrackedExecute(Execute):
         payload = reply.get("data", {}).get(probe.MIME)
         if not isinstance(payload, dict):
             return None, "the hidden test returned no record"
+        if too_deep(payload):  # the client checked the whole reply; this is the record alone
+            return None, "the hidden test's record is nested deeper than the grader reads"
         if len(json.dumps(payload)) > MAX_RECORD_BYTES:
             return None, "the hidden test's record is larger than the grader reads"
         return payload, ""
@@ -187,16 +210,22 @@ class TrackedExecute(Execute):
         size += sum(len(str(v)) for v in content.get("data", {}).values())
         size += sum(len(line) for line in content.get("traceback", []))
         self._output_bytes = getattr(self, "_output_bytes", 0) + size
-        limit = self.max_output_bytes
-        if self._output_bytes <= limit or kind == "error":
+        over_bytes = self._output_bytes > self.max_output_bytes
+        over_count = len(outs) >= self.max_outputs
+        if over_count and kind in ("error", "execute_result"):
+            # past the count, only the first of each: all nbgrader reads to score a cell
+            over_count = any(o.get("output_type") == kind for o in outs)
+        if not (over_bytes or over_count) or (kind == "error" and not over_count):
             return super().output(outs, msg, display_id, cell_index)
-        if kind == "execute_result":  # kept (it may be a score), its contents cut short
+        if kind == "execute_result" and not over_count:  # kept (it may be a score), cut short
             content["data"] = {k: str(v)[:1000] for k, v in content.get("data", {}).items()}
             return super().output(outs, msg, display_id, cell_index)
         stream = content.get("name") if kind == "stream" else "stdout"
         if stream not in self._dropped:  # say so once per stream (stderr counts for nbgrader)
             self._dropped.add(stream)
-            text = f"\n... output truncated by the grader: more than {limit} bytes ...\n"
+            cap = self.max_outputs if over_count else self.max_output_bytes
+            limit = f"{cap} outputs" if over_count else f"{cap} bytes"
+            text = f"\n... output truncated by the grader: more than {limit} ...\n"
             outs.append(nbformat.v4.new_output("stream", name=stream, text=text))
         return None
 
@@ -209,6 +238,8 @@ class TrackedExecute(Execute):
         cell, reply = kwargs.get("cell"), (kwargs.get("execute_reply") or {}).get("content", {})
         if "user_expressions" in reply:
             self._probe_reply = reply["user_expressions"]
+        if isinstance(reply.get(UNREAD), dict):  # the client did not read the kernel's reply
+            self._probe_unread = reply[UNREAD]
         judged = getattr(self, "_judged", False)
         if cell is not None and is_grade(cell) and not judged and reply.get("status") == "error":
             # a test that scores itself (no probe): a result emitted before its error is no score

@@ -318,6 +318,58 @@ def test_errors_and_results_survive_the_cap(execute):
     assert outs[2].traceback == ["t" * 500]
 
 
+@pytest.fixture
+def counted():
+    """A TrackedExecute that keeps at most 3 outputs per cell, bytes unlimited in practice."""
+    ex = TrackedExecute(max_outputs=3)
+    ex.reset_execution_trackers()
+    ex.clear_before_next_output = False
+    ex._output_bytes, ex._dropped = 0, set()
+    return ex
+
+
+def _display(i: int) -> dict:
+    return _message("display_data", data={"text/plain": str(i)}, metadata={})
+
+
+def test_a_flood_of_tiny_outputs_is_cut_by_count_said_once_per_stream(counted):
+    """Past max_outputs, are further outputs dropped, however small, saying so once each for
+    stdout and stderr (nbgrader scores a cell with stderr output 0, so that fact is kept)?"""
+    outs = []
+    for i in range(1000):
+        counted.output(outs, _display(i), None, 0)
+    counted.output(outs, _message("stream", name="stderr", text="warned"), None, 0)
+    counted.output(outs, _message("stream", name="stderr", text="again"), None, 0)
+    assert [o.output_type for o in outs] == ["display_data"] * 3 + ["stream"] * 2
+    assert [(o.name, o.text) for o in outs[3:]] == [
+        (name, "\n... output truncated by the grader: more than 3 outputs ...\n")
+        for name in ("stdout", "stderr")
+    ]
+
+
+def test_past_the_count_the_first_error_and_result_are_kept_and_no_more(counted):
+    """Past max_outputs, is the first error and the first result still kept (what nbgrader
+    scores a self-scoring cell by), and a flood of either not?"""
+    outs = []
+    for i in range(5):
+        counted.output(outs, _display(i), None, 0)
+    result = _message("execute_result", data={"text/plain": "0.5"}, metadata={}, execution_count=1)
+    error = _message("error", ename="E", evalue="v", traceback=["t"])
+    for _ in range(100):
+        counted.output(outs, result, None, 0)
+        counted.output(outs, error, None, 0)
+    kinds = [o.output_type for o in outs]
+    assert kinds == ["display_data"] * 3 + ["stream", "execute_result", "error"]
+
+
+def test_the_count_cap_is_a_setting_of_1000_outputs():
+    """Is the cap a configurable trait, 1000 by default?"""
+    assert TrackedExecute().max_outputs == 1000
+    cfg = Config()
+    cfg.TrackedExecute.max_outputs = 50
+    assert TrackedExecute(config=cfg).max_outputs == 50
+
+
 def _executed_test_cell():
     cell = grade_cell(VISIBLE, "test_f", points=2)
     cell.outputs = [

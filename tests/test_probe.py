@@ -200,3 +200,15 @@ def test_every_tnc_interface_is_recorded_and_the_optimum_found(tmp_path):
         assert grads.shape == (values.size, 3) and options.shape == (10,)
     with pytest.raises(LookupError):
         probe.tnc_run(np.full(3, 7.0))
+
+
+def test_a_run_too_long_to_replay_says_so():
+    """Is a recorded TNC run of more evaluations than the grader replays refused with a
+    message that says how to train instead (and one of the allowed length handed over)?"""
+    x = np.arange(3.0)
+    for n in (probe.MAX_RUN_EVALUATIONS, probe.MAX_RUN_EVALUATIONS + 1):
+        run = {"x0": np.zeros(3), "f": [1.0] * n, "g": [np.ones(3)] * n, "x": x + n}
+        probe.RUNS.append({**run, "arrays": [np.zeros(0)] * 4, "options": np.zeros(10)})
+    assert probe.tnc_run(x + probe.MAX_RUN_EVALUATIONS)[2].shape == (probe.MAX_RUN_EVALUATIONS, 3)
+    with pytest.raises(ValueError, match="too long to replay .* train with maxfun=250"):
+        probe.tnc_run(x + probe.MAX_RUN_EVALUATIONS + 1)

@@ -31,6 +31,9 @@ from ds4023 import probe
 
 #: Most bytes of a record the grader reads at all.
 MAX_RECORD_BYTES = 2 * probe.MAX_RECORD_BYTES
+#: Most bytes the arrays of one record may decode to, all cases together (a training run's
+#: 250 gradients take 21 MB).
+MAX_DECODED_BYTES = 2 * 8 * probe.MAX_ELEMENTS
 
 
 class NoResult(Exception):
@@ -68,6 +71,8 @@ class Results:
         cases = record.get("cases") if isinstance(record, dict) else None
         self.cases: dict = cases if isinstance(cases, dict) else {}
         self.present = isinstance(cases, dict)
+        self._decoded: dict = {}
+        self._budget = MAX_DECODED_BYTES
 
     def value(self, case: str):
         """The decoded result of ``case``: an array, or a list of arrays for a tuple result.
@@ -82,13 +87,26 @@ class Results:
             raise NoResult(f"no result for {case!r}")
         if "error" in entry:
             raise NoResult(str(entry["error"])[:300])
-        try:
-            value = probe.decode(entry["value"])
-        except Exception as err:  # anything the kernel sent that is not our format
-            raise NoResult(f"the result for {case!r} is malformed ({type(err).__name__})") from None
+        if case not in self._decoded:
+            self._decoded[case] = self._decode(case, entry.get("value"))
+        value = self._decoded[case]
+        if isinstance(value, NoResult):
+            raise value
         if self._numbers(case) and isinstance(value, np.ndarray) and value.ndim == 1:
             return [np.array(v) for v in value]  # a list of numbers, item by item
         return value
+
+    def _decode(self, case: str, encoded):
+        """The decoded value, or the NoResult that says why there is none; every case's
+        arrays come out of one budget (``MAX_DECODED_BYTES``), claimed before decoding."""
+        claimed = probe.claimed_bytes(encoded)
+        if claimed > self._budget:
+            return NoResult(f"the result for {case!r} is larger than the grader reads")
+        self._budget -= claimed
+        try:
+            return probe.decode(encoded)
+        except Exception as err:  # anything the kernel sent that is not our format
+            return NoResult(f"the result for {case!r} is malformed ({type(err).__name__})")
 
     def _numbers(self, case: str) -> bool:
         """Whether the probe sent a list or tuple of plain numbers as one array."""

@@ -24,8 +24,9 @@ FULL = (400, 25, 10)
 NOTEBOOK_SEED = 4023
 #: Relative tolerance of a value: float32 arithmetic passes, every known mistake is far off.
 RTOL = 5e-5
-#: Relative tolerance of a gradient check's difference (its own numbers are float64).
-GC_RTOL = 1e-5
+#: Relative tolerance of a gradient check's difference: float32 parameters pass; the stand-ins
+#: curve so strongly that a difference taken any other way is off by more than 1e-2.
+GC_RTOL = 1e-3
 #: How many training evaluations, besides the first and the last, the judge checks.
 AUDITED = 48
 
@@ -299,7 +300,7 @@ def _standin(d: _Draw, n: int, wrong: bool) -> np.ndarray:
     return np.stack(
         [
             d.rng.uniform(0.5, 2, n),
-            d.rng.uniform(20, 60, n),
+            d.rng.uniform(40, 80, n),
             d.rng.uniform(0, 2 * np.pi, n),
             d.rng.uniform(0.5, 2, n),
             err,
@@ -318,7 +319,7 @@ def _gradient_checking_cases(d: _Draw) -> list[dict]:
         plain = d.put(f"{name}_bp", _standin(d, n, wrong or regularized))
         reg = d.put(f"{name}_reg", _standin(d, n, not regularized))
         X, Y = d.problem(sizes, (3, 7))
-        eps = round(float(d.rng.uniform(3e-3, 1e-2)), 5)
+        eps = round(float(d.rng.uniform(8e-3, 1.5e-2)), 5)
         args = [
             d.put(f"{name}_p", d.rng.uniform(-1, 1, n)),
             d.put(f"{name}_X", X),
@@ -782,8 +783,10 @@ def replay(run: list, X, Y, audit: int = 0) -> np.ndarray:
         raise Unearned(
             "the training did not start from the notebook's params: start TNC from params"
         )
-    if options.shape != (10,) or not all(v.shape in ((0,), (n,)) for v in (low, up, scale, offset)):
-        raise Unearned("the training run's settings are not TNC's")
+    if options.shape != (10,) or scale.size or offset.size:
+        raise Unearned("the training run's settings are not the notebook's: no scale or offset")
+    if low.shape != (n,) or up.shape != (n,) or np.isfinite(low).any() or np.isfinite(up).any():
+        raise Unearned("the training run had bounds: train without bounds, as the notebook does")
     maxcg, maxfun, eta, stepmx, accuracy, fmin, ftol, xtol, pgtol, rescale = options
     evaluations = _Evaluations(f, g, X, Y, audit)
     out = _moduleTNC.tnc_minimize(
@@ -818,6 +821,8 @@ def _training(r: Results, a: dict) -> Verdict:
     key = next((k for k in ("_X", "_X_raw") if seen == digest(a[k])), None)
     if key is None:
         return Verdict(0.0, "X no longer holds the training images of ex4data1.mat")
+    if "too long" in r.error("run"):
+        return Verdict(0.0, f"fmin.x cannot be replayed: {r.error('run')}")
     try:
         run = r.value("run")
         if not isinstance(run, list) or len(run) != 8:

@@ -252,6 +252,46 @@ def test_a_run_with_some_made_up_evaluations_is_caught(solved, inputs):
     assert got.fraction == 0 and "of the training run is not the network's" in got.message, got
 
 
+@pytest.mark.parametrize("interface", ["fmin_tnc", "minimize"])
+def test_a_run_boxed_in_at_the_supplied_weights_earns_nothing(solved, inputs, interface):
+    """TNC told to stay within bounds around the supplied weights evaluates backprop there,
+    honestly, and returns them: no training, 0 ("had bounds")."""
+    from scipy.optimize import Bounds
+
+    ns = dict(solved)
+    w = _supplied_weights(ns)
+    if interface == "fmin_tnc":
+        ns["fmin"] = fmin_tnc(
+            _vectorized,
+            ns["params"],
+            args=(ns["X"], ns["y_onehot"]),
+            bounds=list(zip(w, w, strict=True)),
+            disp=0,
+        )
+    else:
+        ns["fmin"] = minimize(
+            _vectorized,
+            ns["params"],
+            args=(ns["X"], ns["y_onehot"]),
+            method="TNC",
+            jac=True,
+            bounds=Bounds(w, w + 1e-12),
+        )
+    _predict(ns)
+    got = verdict(inputs, ns, "training_accuracy")
+    assert got.fraction == 0 and "had bounds" in got.message, got
+
+
+def test_gradient_checking_with_float32_parameters_earns_full_marks(solved, inputs):
+    """The source's gradient_checking run on float32 copies of params: still right."""
+    ns = rebound(solved)
+    honest = ns["gradient_checking"]
+    ns["gradient_checking"] = lambda params, *rest, **kw: honest(
+        np.asarray(params, dtype=np.float32), *rest, **kw
+    )
+    assert verdict(inputs, ns, "gradient_checking_small_network") == RIGHT
+
+
 def _exact_shortcut(params, X, y, epsilon, regularized=False):
     """Reads the stand-in's table and returns what its exact derivative implies."""
     net = globals()["backprop_reg" if regularized else "backprop"]  # the notebook's globals

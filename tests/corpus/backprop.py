@@ -130,7 +130,7 @@ _HUGE_RECORD = _NEXT_PROBE_REPLY.format('obj = {**obj, "pad": "x" * 300_000_000}
 _DEEP_RECORD = _NEXT_PROBE_REPLY.format(
     'return b\'{"status": "ok", "user_expressions": {"r": \' + b"[" * 10**5 + b"]" * 10**5 + b"}}"'
 )
-_DISPLAY_FLOOD = "for _i in range(5_000):  # five thousand tiny outputs\n    display(_i)\n"
+_DISPLAY_FLOOD = "for _i in range(2_000):  # two thousand tiny outputs\n    display(_i)\n"
 _SYS_EXIT = _plot_image('    sys.exit("done drawing")\n', "import sys\n\n\n")
 _OS_EXIT = _plot_image("    os._exit(1)\n", "import os\n\n\n")
 _SEGV_CTYPES = _plot_image(
@@ -604,7 +604,7 @@ HOSTILE: tuple[Hostile, ...] = (
     Hostile(
         "display_flood",
         "resource",
-        "the one-hot cell displays 5000 tiny outputs",
+        "the one-hot cell displays 2000 tiny outputs",
         changes=(Append("onehot_code", _DISPLAY_FLOOD),),
         output="more than 1000 outputs",
     ),

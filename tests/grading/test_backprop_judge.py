@@ -36,6 +36,14 @@ def _vectorized(params, X, y):
     return REFERENCE.network(np.asarray(params, dtype=np.float64), X, y, REFERENCE.FULL)
 
 
+def train(ns: dict, backprop, maxfun: int = 250):
+    """The notebook's training cell with ``backprop``: TNC from params on X, y_onehot."""
+    args = (ns["X"], ns["y_onehot"])
+    return minimize(
+        backprop, ns["params"], args=args, method="TNC", jac=True, options={"maxfun": maxfun}
+    )
+
+
 def _predict(ns: dict) -> None:
     x = probe.optimum(ns["fmin"])
     h = REFERENCE.forward(ns["X"], *REFERENCE.split(np.asarray(x), REFERENCE.FULL))[4]
@@ -62,14 +70,7 @@ def solved():
             source = cell.source.replace("import backprop_checks as checks", "")
             exec(compile(source, "<cell>", "exec"), ns)
         probe.watch_tnc()  # as the checking module does in a kernel: TNC runs are recorded
-        ns["fmin"] = minimize(
-            _vectorized,
-            ns["params"],
-            args=(ns["X"], ns["y_onehot"]),
-            method="TNC",
-            jac=True,
-            options={"maxfun": 250},
-        )
+        ns["fmin"] = train(ns, _vectorized)
     finally:
         __import__("os").chdir(cwd)
     _predict(ns)
@@ -168,14 +169,7 @@ def test_a_float32_training_run_is_evidence_of_training(solved, inputs):
     """A backprop computing in float32 gives a run the judge accepts as the student's own
     training; what it then says is the accuracy (TNC needs float64, as the notebook says)."""
     ns = rebound(solved)
-    ns["fmin"] = minimize(
-        _float32(_vectorized),
-        ns["params"],
-        args=(ns["X"], ns["y_onehot"]),
-        method="TNC",
-        jac=True,
-        options={"maxfun": 250},
-    )
+    ns["fmin"] = train(ns, _float32(_vectorized))
     _predict(ns)
     got = verdict(inputs, ns, "training_accuracy")
     assert got == RIGHT or got.message.startswith("the trained weights classify"), got
@@ -239,14 +233,7 @@ def test_a_run_with_some_made_up_evaluations_is_caught(solved, inputs):
         calls.append(1)
         return (J, 1.5 * grad) if 100 <= len(calls) < 130 else (J, grad)
 
-    ns["fmin"] = minimize(
-        mostly_honest,
-        ns["params"],
-        args=(ns["X"], ns["y_onehot"]),
-        method="TNC",
-        jac=True,
-        options={"maxfun": 250},
-    )
+    ns["fmin"] = train(ns, mostly_honest)
     _predict(ns)
     got = verdict(inputs, ns, "training_accuracy")
     assert got.fraction == 0 and "of the training run is not the network's" in got.message, got
@@ -352,19 +339,16 @@ def test_a_cost_of_zero_gets_no_credit_from_a_forward_pass_that_reads_the_labels
     assert verdict(inputs, ns, "cost_reference_value").fraction == 0
 
 
-#: The sample class's cells that define what the hidden tests judge (training aside).
+#: The cells that define what the hidden tests judge: the source's solution cells but the
+#: training's, and the cell that turns the images upright.
 PART_CELLS = (
-    "plot_image_code",
-    "onehot_code",
-    "network_sizes_code",
-    "sigmoid_code",
-    "forward_propagate_code",
-    "cost_code",
-    "cost_regularized_code",
-    "sigmoid_gradient_code",
-    "backprop_code",
-    "gradient_checking_code",
-    "backprop_reg_code",
+    *(
+        cell_key(c)
+        for c in nbformat.read(SOURCE / "backprop.ipynb", as_version=4).cells
+        if c.cell_type == "code"
+        and c.metadata.get("nbgrader", {}).get("solution")
+        and cell_key(c) != "prediction_code"
+    ),
     "transpose-images",
 )
 TABLE = load_table("backprop")

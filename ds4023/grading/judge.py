@@ -110,11 +110,8 @@ class Results:
 
     def _numbers(self, case: str) -> bool:
         """Whether the probe sent a list or tuple of plain numbers as one array."""
-        value = (
-            self.cases.get(case, {}).get("value")
-            if isinstance(self.cases.get(case), dict)
-            else None
-        )
+        entry = self.cases.get(case)
+        value = entry.get("value") if isinstance(entry, dict) else None
         return isinstance(value, dict) and "len" in value and "shape" in value
 
     def array(self, case: str) -> np.ndarray | None:
@@ -124,7 +121,7 @@ class Results:
         except NoResult:
             return None
         if self._numbers(case):  # a list of numbers (y_pred as a list, say) is an array too
-            return np.array([float(v) for v in value])
+            return self._decoded[case]
         return value if isinstance(value, np.ndarray) else None
 
     def parts(self, case: str, count: int) -> list[np.ndarray] | None:

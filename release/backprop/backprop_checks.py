@@ -651,9 +651,10 @@ def _trained_from_params(ns: dict) -> None:
     if _runs is None or "fmin" not in ns:
         return
     try:
-        x0 = _runs.tnc_run(_runs.optimum(ns["fmin"]))[0]
+        x0, values, grads = _runs.tnc_run(_runs.optimum(ns["fmin"]))[:3]
     except ValueError as too_long:  # a run the grader cannot replay: it says how long
-        raise Mistake(f"The {str(too_long)[4:]}.") from None
+        text = str(too_long)
+        raise Mistake(f"{text[:1].upper()}{text[1:]}.") from None
     except (LookupError, TypeError, IndexError):
         raise Mistake(
             "fmin.x comes from no TNC run of this notebook: the grader replays your training, "
@@ -662,7 +663,7 @@ def _trained_from_params(ns: dict) -> None:
     params = np.asarray(ns.get("params"), dtype=np.float64)
     if x0.shape != params.shape or np.max(np.abs(x0 - params)) > 1e-6:
         raise Mistake("The training did not start from params: start TNC from params (x0=params).")
-    _first_evaluation_is_the_network(ns, x0, *_runs.tnc_run(_runs.optimum(ns["fmin"]))[1:3])
+    _first_evaluation_is_the_network(ns, x0, values, grads)
 
 
 def _first_evaluation_is_the_network(ns: dict, x0, values, grads) -> None:

@@ -6,7 +6,9 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import GetGrades
 
 from ds4023 import settings
+from ds4023.collect.release_feedback import CourseReleaseFeedback
 from ds4023.feedback.course_feedback import CourseFeedback
+from ds4023.feedback.folders import prune_after_feedback
 from ds4023.feedback.hide_hidden_tests import HideHiddenTests
 from ds4023.feedback.sanitise import SafeFeedbackExporter
 from ds4023.grading.late import configure_late_penalty
@@ -45,6 +47,9 @@ c.CourseDirectory.db_url = DB_URL
 # /usr/local/share/nbgrader/exchange. `ds4023 exchange init` creates it.
 if settings.read("DS4023_EXCHANGE"):
     c.Exchange.root = str(settings.read("DS4023_EXCHANGE"))
+# nbgrader's release_feedback (also the formgrader's "Release Feedback" buttons) leaves out, with
+# a warning, students who handed in through an LMS instead of stopping at the first of them.
+c.ExchangeFactory.release_feedback = CourseReleaseFeedback
 
 # Late work (due dates live in the gradebook: `nbgrader db assignment add A --duedate=...`):
 # DS4023_LATE_PENALTY = none (default), zero (nbgrader's LateSubmissionPlugin), N% or N%/h.
@@ -60,10 +65,14 @@ c.Execute.timeout = settings.read("DS4023_CELL_TIMEOUT")
 c.GenerateFeedback.preprocessors = [
     HideHiddenTests,
     GetGrades,
-    CourseFeedback,  # grade in the course's terms, no grader paths, local MathJax
+    CourseFeedback,  # grade in the course's terms, no grader paths, MathJax inside the page
     CSSHTMLHeaderPreprocessor,
 ]
 
 # ... and must not run anything a student wrote: HTML/JavaScript in outputs, written answers and
 # markdown is sanitised after every preprocessor, in the exporter (ds4023/feedback_safety.py).
 c.GenerateFeedback.exporter_class = SafeFeedbackExporter
+
+# ... and leaves in feedback/<student>/<assignment>/ only the pages and the two files
+# release_feedback reads, not the data file and checking modules it copied from autograded/.
+c.GenerateFeedback.post_convert_hook = prune_after_feedback

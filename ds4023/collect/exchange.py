@@ -1,10 +1,10 @@
 """nbgrader's exchange with this course's config: its root, and what release_feedback reads.
 
-``release-feedback`` runs nbgrader's own ``release_feedback``; written here is only what it
-lacks: it stops at the first page without the two files a collect leaves beside it (a student
-who handed in through an LMS, or by hand), and the pages after that one are not released. The
-command tells such students apart beforehand and leaves them out with nbgrader's own
-``--CourseDirectory.student_id_exclude``, one line each.
+``release-feedback`` runs nbgrader's own ``release_feedback``, which this course configures
+with :class:`ds4023.collect.release_feedback.CourseReleaseFeedback` (so the formgrader's button
+and a plain ``nbgrader release_feedback`` leave out students who handed in through an LMS or
+by hand instead of stopping at the first of them); the command names those students first,
+one line each, and passes them to nbgrader's ``--CourseDirectory.student_id_exclude``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from nbgrader.exchange.default import Exchange, ExchangeReleaseAssignment
 from traitlets.config import Config
 
 from ds4023 import settings
+from ds4023.collect.release_feedback import RELEASE_FEEDBACK_FILES, missing_files
 from ds4023.files import atomic_write_bytes
 from ds4023.settings import COURSE_ROOT
 
@@ -31,10 +32,6 @@ ROOT_VARIABLE = "DS4023_EXCHANGE"
 DEFAULT_ROOT = Exchange.root.default_value
 #: What nbgrader's ``release_assignment`` sets on the root (without ``groupshared``): rwx for all.
 ROOT_MODE = 0o777
-#: The files of ``submitted/<student>/<assignment>/`` that ``nbgrader release_feedback`` reads
-#: beside each page in ``feedback/<student>/<assignment>/``: the secret names the page in the
-#: exchange (``feedback/<hash>.html``), the timestamp is logged.
-RELEASE_FEEDBACK_FILES = ("timestamp.txt", "submission_secret.txt")
 #: Largest such file copied (a secret is 128 characters, a timestamp about 30).
 MAX_KEY_BYTES = 1024
 
@@ -141,7 +138,7 @@ def outside_exchange(folders: list[Path]) -> dict[str, list[str]]:
     """
     missing = {}
     for folder in folders:
-        absent = [n for n in RELEASE_FEEDBACK_FILES if not (folder / n).is_file()]
+        absent = missing_files(str(folder))
         if absent:
             missing[folder.parent.name] = absent
     return missing

@@ -243,3 +243,65 @@ def test_release_feedback_without_pages_is_one_error_line(course_copy, capsys):
         f"error: no feedback pages for {ASSIGNMENT} in {course_copy / 'feedback'}: grade first "
         f"(ds4023 grade --assignment {ASSIGNMENT})"
     ]
+
+
+@pytest.fixture
+def mixed_class(course_copy, tmp_path, monkeypatch):
+    """Feedback for alice and carol (through the exchange) and bob (an LMS download, so no
+    timestamp.txt or submission_secret.txt beside his page); an initialised exchange."""
+    root = tmp_path / "exchange"
+    monkeypatch.setenv("DS4023_EXCHANGE", str(root))
+    assert exchange.main(["init"]) == 0
+    _page(course_copy, "alice", "a" * 128)
+    bob = _page(course_copy, "bob", None)
+    (bob / "submission_secret.txt").symlink_to(course_copy / "nbgrader_config.py")
+    _page(course_copy, "carol", "c" * 128)
+    return course_copy, root
+
+
+def _released(root: Path) -> set[str]:
+    folder = root / COURSE_ID / "feedback"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def _hashes(*keys: str) -> set[str]:
+    from nbgrader.utils import notebook_hash
+
+    return {f"{notebook_hash(secret=k * 128, notebook_id=ASSIGNMENT)}.html" for k in keys}
+
+
+@pytest.mark.slow
+def test_plain_nbgrader_release_feedback_copes_with_a_mixed_class(mixed_class):
+    """Does plain `nbgrader release_feedback` (nbgrader's stock class stops with
+    FileNotFoundError at bob) release alice's and carol's pages and warn about bob?"""
+    import subprocess
+    import sys
+
+    course, root = mixed_class
+    cmd = [sys.executable, "-m", "nbgrader", "release_feedback", ASSIGNMENT]
+    proc = subprocess.run(cmd, cwd=course, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert _released(root) == _hashes("a", "c")
+    warned = [ln for ln in proc.stderr.splitlines() if "Not releasing feedback" in ln]
+    assert len(warned) == 1 and "'bob'" in warned[0] and "submission_secret.txt" in warned[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_the_formgrader_release_button_copes_with_a_mixed_class(mixed_class):
+    """Does the formgrader's Release Feedback (NbGraderAPI.release_feedback, with the
+    course's config) release the exchange students, for all and for one student?"""
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from ds4023.grading.course import load_course
+
+    course, root = mixed_class
+    cfg, _ = load_course(course)
+    api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+    result = api.release_feedback(ASSIGNMENT, "bob")
+    assert result["success"], result.get("error")
+    assert _released(root) == set()
+    assert "handed in outside the exchange" in result["log"]
+    result = api.release_feedback(ASSIGNMENT)
+    assert result["success"], result.get("error")
+    assert _released(root) == _hashes("a", "c")

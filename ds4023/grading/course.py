@@ -120,20 +120,47 @@ def find_submissions(coursedir: CourseDirectory, assignment=None, student=None) 
     return found
 
 
+#: Configuration sections that only say where things are or how results are delivered
+#: (course paths, the exchange, feedback pages): they cannot change a grade, so they are
+#: neither sent to workers nor part of the grading fingerprint (setting DS4023_EXCHANGE
+#: must not regrade the class).
+DELIVERY_SECTIONS = frozenset(
+    {
+        "CourseDirectory",
+        "GenerateFeedback",
+        "GenerateFeedbackApp",
+        "HTMLExporter",
+        "SafeFeedbackExporter",
+        "CourseFeedback",
+        "HideHiddenTests",
+        "ReleaseFeedbackApp",
+        "FetchFeedbackApp",
+        "ZipCollectApp",
+        "ExportApp",
+    }
+)
+
+
+def is_delivery_section(name: str) -> bool:
+    """Tell whether a configuration section cannot change a grade (:data:`DELIVERY_SECTIONS`,
+    and nbgrader's exchange: ``Exchange``, ``ExchangeFactory``, ``Exchange...`` plugins)."""
+    return name in DELIVERY_SECTIONS or name.startswith("Exchange")
+
+
 def grading_config(cfg: Config) -> dict:
-    """The nbgrader settings a worker needs, as plain nested dicts (course paths left out).
+    """The nbgrader settings a worker needs, as plain nested dicts.
 
     Args:
         cfg: the course configuration.
 
     Returns:
-        Every configuration section except ``CourseDirectory``.
+        Every configuration section that can change a grade (:func:`is_delivery_section`).
     """
 
     def plain(value):
         return {k: plain(v) for k, v in value.items()} if isinstance(value, dict) else value
 
-    return {k: plain(v) for k, v in cfg.items() if k != "CourseDirectory"}
+    return {k: plain(v) for k, v in cfg.items() if not is_delivery_section(k)}
 
 
 def support_files(cfg: Config, coursedir: CourseDirectory, assignment: str) -> dict:

@@ -156,3 +156,55 @@ def test_an_unreleased_assignment_cannot_be_planned(course):
 
     with pytest.raises(GradebookError, match="release it first"):
         Recorder(course, 60).plan("a2")
+
+
+#: Settings of the course's own nbgrader_config.py that only deliver results (exchange root,
+#: release_feedback plugin, feedback pages); read from the environment like the real file.
+DELIVERY = """
+import os
+from ds4023.collect.release_feedback import CourseReleaseFeedback
+from ds4023.feedback.folders import prune_after_feedback
+if os.environ.get("DS4023_EXCHANGE"):
+    c.Exchange.root = os.environ["DS4023_EXCHANGE"]
+c.ExchangeFactory.release_feedback = CourseReleaseFeedback
+c.GenerateFeedback.post_convert_hook = prune_after_feedback
+c.HTMLExporter.template_name = os.environ.get("FEEDBACK_TEMPLATE", "classic")
+c.Execute.timeout = int(os.environ.get("DS4023_CELL_TIMEOUT", "30"))
+"""
+
+
+def test_settings_that_cannot_change_a_grade_never_change_the_fingerprint(tmp_path, monkeypatch):
+    """Setting or unsetting the exchange root, or changing how feedback is made, leaves the
+    fingerprint alone (no regrade); the cell timeout, which can change a grade, does not."""
+    course = tiny_course(tmp_path / "course", A, RELEASE, extra=DATA, config=NO_KERNEL + DELIVERY)
+    for name in ("DS4023_EXCHANGE", "FEEDBACK_TEMPLATE", "DS4023_CELL_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    base = Recorder(course, 60).plan(A)["fp"]
+    monkeypatch.setenv("DS4023_EXCHANGE", str(tmp_path / "exchange"))
+    assert Recorder(course, 60).plan(A)["fp"] == base
+    monkeypatch.setenv("FEEDBACK_TEMPLATE", "lab")
+    assert Recorder(course, 60).plan(A)["fp"] == base
+    monkeypatch.delenv("DS4023_EXCHANGE")
+    assert Recorder(course, 60).plan(A)["fp"] == base
+    monkeypatch.setenv("DS4023_CELL_TIMEOUT", "31")
+    assert Recorder(course, 60).plan(A)["fp"] != base
+
+
+def test_the_course_config_sends_workers_only_what_can_change_a_grade(course_copy, monkeypatch):
+    """Does the course's own nbgrader_config.py give the same grading settings with and
+    without DS4023_EXCHANGE or another gradebook URL, and other ones for another timeout or
+    late penalty?"""
+    from ds4023.grading.course import grading_config, load_course
+
+    for name in ("DS4023_EXCHANGE", "DS4023_DB_URL", "DS4023_CELL_TIMEOUT", "DS4023_LATE_PENALTY"):
+        monkeypatch.delenv(name, raising=False)
+    base = grading_config(load_course(course_copy)[0])
+    assert "Execute" in base and not {"Exchange", "ExchangeFactory", "GenerateFeedback"} & set(base)
+    monkeypatch.setenv("DS4023_EXCHANGE", "/srv/ds4023-exchange")
+    monkeypatch.setenv("DS4023_DB_URL", f"sqlite:///{course_copy / 'other.db'}")
+    assert grading_config(load_course(course_copy)[0]) == base
+    monkeypatch.setenv("DS4023_LATE_PENALTY", "zero")
+    assert grading_config(load_course(course_copy)[0]) != base
+    monkeypatch.delenv("DS4023_LATE_PENALTY")
+    monkeypatch.setenv("DS4023_CELL_TIMEOUT", "60")
+    assert grading_config(load_course(course_copy)[0]) != base

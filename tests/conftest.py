@@ -38,6 +38,7 @@ TIERS = {
     "collect/test_lms_collect.py": ("slow",),  # nbgrader db import, ~10 s a collect
     "export/test_lms_export.py": ("slow",),
     "corpus/test_hostile_class.py": ("slow", "sandbox"),
+    "feedback/test_feedback_in_browser.py": ("slow", "sandbox", "browser"),
     "feedback/test_pages.py": ("slow",),
     "feedback/test_sanitise.py": ("slow",),
     "feedback/test_sample_class_feedback.py": ("slow", "sandbox"),

@@ -418,7 +418,7 @@ def test_feedback_page_reads_to_the_end(graded_feedback: Path, browser, artifact
         assert len(texts) == len(set(texts)) >= 2, texts
         # Figures: plot_image's digit and the grid of digits are PNG outputs.
         expect(page.locator(".output_area img[src^='data:image/png']").first).to_be_visible()
-        # MathJax comes from feedback/_static/ and typesets the notebook's math.
+        # MathJax, inside the page, typesets the notebook's math.
         expect(page.locator(".MathJax, .MathJax_Display, .MathJax_CHTML").first).to_be_attached()
         clipped = page.locator(".output_area pre, .output_subarea").evaluate_all(
             "boxes => boxes.filter(b => b.scrollWidth > b.clientWidth + 1)"

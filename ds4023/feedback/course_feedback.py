@@ -1,11 +1,9 @@
-"""Feedback preprocessor: the grade in the course's terms, no grader paths, a local MathJax."""
+"""Feedback preprocessor: the grade in the course's terms, no grader paths, MathJax in the page."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import re
-import shutil
 import sys
 import sysconfig
 import tempfile
@@ -16,14 +14,9 @@ from nbgrader.api import Gradebook, MissingEntry
 from traitlets import Bool
 
 from ds4023 import course_terms
+from ds4023.feedback import mathjax
 from ds4023.feedback.hide_hidden_tests import rewrite_text_outputs
 from ds4023.settings import COURSE_ROOT
-
-#: MathJax 2's configuration (the one jupyter_server_mathjax ships) and its Safe extension.
-MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
-#: Where pages find the local MathJax: feedback/<student>/<assignment>/<notebook>.html.
-MATHJAX_URL = f"../../_static/mathjax/MathJax.js?config={MATHJAX_CONFIG}"
-
 
 _SEGMENT = r"[^\s'\"()<>:,;\x1b/]+"
 #: The grader's scratch course (its student/assignment folder included) and installed packages.
@@ -85,44 +78,6 @@ def _hide_paths_in_outputs(cell, extra: tuple[str, ...]) -> None:
     rewrite_text_outputs(cell, lambda text: hide_grader_paths(text, extra))
 
 
-def install_mathjax(feedback_dir: Path) -> str:
-    """Copy MathJax (from the ``jupyter_server_mathjax`` package) to ``feedback/_static/``.
-
-    Copied once per version (``_static/mathjax/.version``), through a temporary folder, so
-    pages never load MathJax from the internet.
-
-    Args:
-        feedback_dir: the course's feedback folder.
-
-    Returns:
-        The URL of MathJax relative to a page, or "" when no local MathJax is installed.
-    """
-    try:
-        import jupyter_server_mathjax
-
-        version = importlib.metadata.version("jupyter_server_mathjax")
-    except (ImportError, importlib.metadata.PackageNotFoundError):
-        return ""
-    src = Path(jupyter_server_mathjax.__file__).resolve().parent / "static"
-    if not (src / "MathJax.js").is_file():
-        return ""
-    dest = Path(feedback_dir) / "_static" / "mathjax"
-    stamp = dest / ".version"
-    try:
-        if stamp.is_file() and stamp.read_text().strip() == version:
-            return MATHJAX_URL
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".mathjax-", dir=dest.parent))
-        shutil.copytree(src, staging, dirs_exist_ok=True)
-        (staging / ".version").write_text(version)
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(staging, dest)
-    except OSError:
-        if not stamp.is_file():
-            return ""
-    return MATHJAX_URL
-
-
 class CourseFeedback(Preprocessor):
     """The page in the course's terms, without the grading machine's paths.
 
@@ -131,8 +86,8 @@ class CourseFeedback(Preprocessor):
     written, "awaiting grading" while a person has not scored every written answer);
     ``labels``, grade_id -> the part's name in the README's table; ``pending``, the grade_ids
     nobody has graded yet. Replaces the grader's paths in every output
-    (:func:`hide_grader_paths`) and points ``mathjax_url`` at a local MathJax
-    (:func:`install_mathjax`), or at nothing.
+    (:func:`hide_grader_paths`) and puts MathJax into the page
+    (``resources["ds4023_mathjax"]``, :func:`ds4023.feedback.mathjax.page_scripts`).
     """
 
     enabled = Bool(True).tag(config=True)
@@ -151,7 +106,7 @@ class CourseFeedback(Preprocessor):
         for cell in nb.cells:
             if cell.cell_type == "code":
                 _hide_paths_in_outputs(cell, extra)
-        resources["mathjax_url"] = install_mathjax(course["root"] / course["feedback"])
+        resources["ds4023_mathjax"] = mathjax.page_scripts()
         info = resources.get("nbgrader", {})
         if not {"db_url", "assignment", "student"} <= set(info):
             return nb, resources

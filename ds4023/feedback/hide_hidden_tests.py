@@ -15,6 +15,8 @@ PLACEHOLDER = "# [hidden tests: not shown]"
 REDACTED = "[line of a hidden test removed]"
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+#: Output types that only show a value as text.
+TEXT = {"text/plain", "text/latex"}
 
 
 def _strip_hidden(source: str, begin: str, end: str) -> tuple[str, list[str]]:
@@ -41,6 +43,8 @@ def _redact(text: str, hidden: list[str]) -> str:
 
 class HideHiddenTests(Preprocessor):
     """Replace hidden-test regions by a placeholder and scrub what any output quotes of them.
+
+    Every test cell also loses the bare value of its last line (:func:`drop_bare_values`).
 
     In every test cell that held a hidden region: the region becomes one placeholder line;
     error tracebacks shrink to the exception type and message (IPython tracebacks quote the
@@ -75,6 +79,8 @@ class HideHiddenTests(Preprocessor):
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
+        if is_grade(cell) and not is_solution(cell) and cell.cell_type == "code":
+            drop_bare_values(cell)
         if not self._is_test(cell):
             if cell.cell_type == "code" and getattr(self, "_all_hidden", None):
                 _redact_outputs(cell, self._all_hidden, shrink_tracebacks=False)
@@ -84,6 +90,23 @@ class HideHiddenTests(Preprocessor):
         )
         _redact_outputs(cell, hidden, shrink_tracebacks=True)
         return cell, resources
+
+
+def drop_bare_values(cell) -> None:
+    """Remove the value a test cell's last line evaluated to (a bare ``Out: 5``), in place.
+
+    A test cell's result is its pass, failure or message; the value of its last expression
+    (e.g. a partial score a hidden test returns) is noise to a student. Values shown with
+    anything richer than text (an image, a table) stay.
+
+    Args:
+        cell: a code cell.
+    """
+    cell.outputs = [
+        out
+        for out in cell.get("outputs", [])
+        if not (out.get("output_type") == "execute_result" and set(out.get("data", {})) <= TEXT)
+    ]
 
 
 def rewrite_text_outputs(cell, rewrite, rewrite_error=None) -> None:

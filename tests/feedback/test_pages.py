@@ -12,9 +12,16 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from ds4023.feedback import pages
-from ds4023.feedback.course_feedback import MATHJAX_URL, hide_grader_paths
-from ds4023.feedback.hide_hidden_tests import PLACEHOLDER, REDACTED, HideHiddenTests
+from ds4023.collect.release_feedback import RELEASE_FEEDBACK_FILES
+from ds4023.feedback import mathjax, pages
+from ds4023.feedback.course_feedback import hide_grader_paths
+from ds4023.feedback.folders import prune_feedback_folder
+from ds4023.feedback.hide_hidden_tests import (
+    PLACEHOLDER,
+    REDACTED,
+    HideHiddenTests,
+    drop_bare_values,
+)
 from ds4023.feedback.pages import generate_feedback
 from ds4023.grading.gradebook import grade_table
 from tests.helpers.grading_course import (
@@ -73,7 +80,7 @@ def test_no_hidden_test_line_appears_in_any_page(feedback_course):
 
 def test_nbgrader_own_feedback_hides_them_too(tmp_path_factory):
     """Does nbgrader's own generate_feedback (the formgrader's button) hide the hidden tests too,
-    while its page still shows the scores?"""
+    while its page still shows the scores, and leave only pages in the feedback folders?"""
     course = copy_course(graded_class(tmp_path_factory)[0], tmp_path_factory.mktemp("nbfb") / "c")
     cmd = [sys.executable, "-m", "nbgrader", "generate_feedback", ASSIGNMENT]
     subprocess.run(cmd, cwd=course, env=nbgrader_env(), capture_output=True, check=True)
@@ -83,6 +90,12 @@ def test_nbgrader_own_feedback_hides_them_too(tmp_path_factory):
     assert leaks(page, lines) == []
     text = page_text(page)
     assert PLACEHOLDER in text and "Score:" in text
+    # each feedback folder holds the page and what release_feedback reads, not the data file
+    autograded = course / "autograded" / "one_mistake" / ASSIGNMENT
+    assert (autograded / "toy_data.csv").is_file()
+    for folder in (course / "feedback").glob(f"*/{ASSIGNMENT}"):
+        names = {p.name for p in folder.iterdir()}
+        assert "toy.html" in names and names <= {"toy.html", *RELEASE_FEEDBACK_FILES}, folder
 
 
 def test_plain_nbgrader_feedback_would_leak_them(tmp_path_factory):
@@ -193,16 +206,21 @@ def test_a_written_answer_nobody_graded_is_awaiting_grading(feedback_course):
     assert "Score: 0 / 2" not in text and "Score: 0.0 / 2.0" not in text
 
 
-def test_pages_load_mathjax_from_the_feedback_folder(feedback_course):
-    """Does every page load MathJax from feedback/_static/, never from the internet?"""
+def test_pages_carry_mathjax_and_load_nothing(feedback_course):
+    """Does every graded page hold MathJax itself (fonts included) and refer to no file or
+    URL, so it renders the same wherever it is copied (exchange, LMS zip)?"""
     course, written = feedback_course
-    assert (course / "feedback" / "_static" / "mathjax" / "MathJax.js").is_file()
+    assert not (course / "feedback" / "_static").exists()
+    scripts = mathjax.page_scripts()
+    assert "STIXMathJax_Main-Regular" in scripts and "TeX-AMS-MML_HTMLorMML-full.js" in scripts
     for page in written:
         raw = page.read_text(encoding="utf-8")
         if "could not be graded" in raw:
             continue
-        assert f'src="{MATHJAX_URL}"' in raw, page
-        assert not re.findall(r"<(?:script|link)[^>]+(?:src|href)=\"(?:https?:)?//", raw), page
+        assert scripts in raw, page
+        raw = re.sub(r"(<script\b[^>]*>).*?</script>", r"\1", raw, flags=re.S)
+        refs = re.findall(r"<(?:script|link|img)\b[^>]*\b(?:src|href)=[\"']?([^\"' >]*)", raw)
+        assert [r for r in refs if not r.startswith("data:")] == [], page
 
 
 def test_grader_paths_are_replaced_by_placeholders():
@@ -237,3 +255,41 @@ def test_a_page_that_cannot_be_rendered_is_reported_and_fails_the_command(
     assert status == 1
     assert "feedback: no page for correct/toy: a broken output" in err
     assert (course / "feedback" / "partial" / ASSIGNMENT / "toy.html").is_file()
+
+
+def test_a_test_cells_bare_value_is_dropped_but_not_its_messages_or_figures():
+    """Does a test cell lose the bare `Out: 5` of its last line, but keep printed messages,
+    errors and figures, and a student's own cell keep its value?"""
+    meta = {"nbgrader": {"grade": True, "solution": False, "grade_id": "t", "points": 1}}
+    test = new_code_cell("check()\n5", metadata=meta)
+    test.outputs = [
+        new_output("stream", name="stdout", text="Partial credit: 1 of 2 points\n"),
+        new_output("execute_result", data={"text/plain": "5"}, execution_count=3),
+        new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Fig>"}),
+    ]
+    student = new_code_cell("y[0]")
+    student.outputs = [new_output("execute_result", data={"text/plain": "10"}, execution_count=4)]
+    nb = new_notebook(cells=[test, student])
+    HideHiddenTests().preprocess(nb, {})
+    assert [o.output_type for o in test.outputs] == ["stream", "display_data"]
+    assert student.outputs[0].data["text/plain"] == "10"
+    drop_bare_values(student)  # what the preprocessor does to a test cell, on any cell
+    assert student.outputs == []
+
+
+def test_a_feedback_folder_is_pruned_to_pages_and_release_files(tmp_path):
+    """Are data files, modules, folders and links removed, the page and the two files kept?"""
+    folder = tmp_path / "feedback" / "alice" / "backprop"
+    (folder / "sub").mkdir(parents=True)
+    for name in ("backprop.html", "timestamp.txt", "submission_secret.txt", "ex4data1.mat"):
+        (folder / name).write_text(name)
+    (folder / "backprop_checks.py").write_text("x")
+    (folder / "sub" / "y.txt").write_text("y")
+    (folder / "other.html").symlink_to(tmp_path / "outside.html")
+    removed = prune_feedback_folder(folder)
+    assert removed == ["backprop_checks.py", "ex4data1.mat", "other.html", "sub"]
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "backprop.html",
+        "submission_secret.txt",
+        "timestamp.txt",
+    ]

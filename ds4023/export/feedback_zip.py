@@ -5,7 +5,8 @@ Moodle (*Upload multiple feedback files in a zip*) reads the download's folder n
 after *Download Submissions*) takes the first two all-digit parts of a file name as the user
 and the attachment id: ``<lastfirst>_<userId>_<attachmentId>_<page>``. Both come from what the
 collected download said (``.lms/<assignment>_<lms>.json``): a student not collected from this
-LMS gets no page here.
+LMS gets no page here. Each page is self-contained (MathJax, fonts and figures inside it,
+``ds4023/feedback/mathjax.py``), so the page alone renders from the unpacked zip.
 """
 
 from __future__ import annotations

@@ -297,7 +297,7 @@ def _cost_prime_cases(d: _Draw) -> list[dict]:
 def _numerical_cases(d: _Draw) -> list[dict]:
     """Two problems, one with a small epsilon and one with a large one: the differences
     themselves are judged, which the exact derivative misses by far more than the tolerance."""
-    eps = [float(f"{d.rng.uniform(1e-4, 1e-3):.2g}"), float(f"{d.rng.uniform(3e-3, 2e-2):.2g}")]
+    eps = [float(f"{d.rng.uniform(1e-4, 1e-3):.2g}"), float(f"{d.rng.uniform(5e-3, 2e-2):.2g}")]
     d.plan["numerical_eps"] = eps
     cases = [
         _call(f"nu{i}", "compute_numerical_gradient", [*d.part1(f"nu{i}"), e])

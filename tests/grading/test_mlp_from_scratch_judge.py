@@ -21,6 +21,7 @@ import pytest
 
 from ds4023 import COURSE_ROOT, probe
 from ds4023.grading.judge import RIGHT, Results, load_reference
+from ds4023.sample_class.students import cell_key, load_table, release_notebook, student_notebook
 
 SOURCE = COURSE_ROOT / "source" / "mlp_from_scratch"
 REFERENCE = load_reference(SOURCE / "reference.py")
@@ -209,3 +210,37 @@ def test_honest_forms_earn_full_marks(solved, inputs, seed):
     ns["forward"], ns["cost_function"] = forward, cost_function
     for grade_id in ("forward_pass_values", "cost_function_values"):
         assert verdict(inputs, seed, ns, grade_id) == RIGHT, grade_id
+
+
+TABLE = load_table("mlp_from_scratch")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", [s.name for s in TABLE.STUDENTS])
+def test_each_sample_student_scores_as_expected_on_fresh_inputs(inputs, student):
+    """The sample class's expected score of every part but the digits network's, on one
+    submission's fresh inputs: the student's cells run in order, a failing cell leaves what
+    it defines undefined, as in a kernel (tests/test_pipeline_sample_class.py checks all)."""
+    source = nbformat.read(SOURCE / "mlp_from_scratch.ipynb", as_version=4)
+    spec = {s.name: s for s in TABLE.STUDENTS}[student]
+    nb = student_notebook(source, release_notebook(source), spec)
+    ns = {"__name__": "__main__"}
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or meta.get("grade") or cell_key(cell) in TRAINING:
+                continue
+            source_code = cell.source.replace("%matplotlib inline", "")
+            source_code = source_code.replace("import mlp_from_scratch_checks as checks", "")
+            try:
+                exec(compile(source_code, "<cell>", "exec"), ns)
+            except Exception:  # noqa: BLE001  (the notebook runs on past a failing cell)
+                pass
+            import matplotlib.pyplot as plt
+
+            plt.close("all")
+    seed = SEEDS[-1]
+    for grade_id, (want, why) in TABLE.EXPECTED_SCORES[student].items():
+        if grade_id in REFERENCE.JUDGES and grade_id not in DIGITS:
+            got = verdict(inputs, seed, ns, grade_id)
+            assert got.fraction * TABLE.POINTS[grade_id] == want, (grade_id, why, got)

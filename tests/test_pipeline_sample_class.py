@@ -75,7 +75,7 @@ def test_every_student_gets_feedback_and_a_report_row(graded_class, assignment):
         assert f"\n{student}," in csv
 
 
-@pytest.mark.parametrize("assignment", ["backprop"])
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_a_silent_visible_check_means_the_hidden_test_agrees(graded_class, assignment):
     """For every sample student: where a test cell's visible check said nothing, did the
     hidden judgement give full points (fresh inputs show nothing the visible check missed)?"""

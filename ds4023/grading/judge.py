@@ -4,8 +4,9 @@ The kernel only computes (``ds4023.probe``); everything that decides a grade hap
 the grading process, which never runs student code and which the sandbox cannot see. Each
 assignment's ``source/<a>/reference.py`` (never released, never exposed to a kernel) provides
 
-- ``build(folder) -> (arrays, tests)``: the grader's inputs (arrays by name) and, per hidden
-  test, the cases the probe runs; ``folder`` holds the assignment's data files;
+- ``build(folder, seed) -> (arrays, tests)``: one submission's inputs (arrays by name, drawn
+  from ``seed``, see :func:`submission_seed`) and, per hidden test, the cases the probe runs;
+  ``folder`` holds the assignment's data files;
 - ``judge(grade_id, results, arrays) -> Verdict``: the score of one hidden test from the
   student's results on those cases.
 

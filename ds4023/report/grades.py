@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from ds4023 import course_terms
+from ds4023 import command_line, course_terms
 from ds4023.files import atomic_write_bytes
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading import gradebook_template
@@ -339,10 +338,19 @@ def write_report(course_root: Path = COURSE_ROOT, assignment: str = "backprop") 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``ds4023 report [--assignment A] [--course DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = command_line.parser(
+        "report",
+        "(Re)write reports/<assignment>_grades.csv, <assignment>.md and the charts from the "
+        "gradebook (`ds4023 grade` does this after grading).",
+    )
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
-    parser.add_argument("--assignment", default="backprop", help="assignment name")
+    parser.add_argument(
+        "--assignment", default="backprop", help="assignment to report on (default: backprop)"
+    )
     args = parser.parse_args(argv)
+    problem = command_line.unknown_assignment(args.course, args.assignment)
+    if problem:
+        return command_line.fail(problem)
     paths = run_or_explain(lambda: write_report(args.course, args.assignment))
     if paths is None:
         return 2

@@ -26,6 +26,7 @@ from ds4023.grading.course import (
 from ds4023.grading.recorder import Recorder
 from ds4023.grading.runners.local import Job, Runner, WorkerStartError, run_local
 from ds4023.grading.state import STATE_DIR
+from ds4023.grading.table import Row, format_table, table_rows
 from ds4023.grading.task import FAILED, GRADED, GradeResult, SubmissionFiles
 from ds4023.sandbox import kernelspec, limits
 from ds4023.settings import COURSE_ROOT
@@ -46,19 +47,6 @@ class GradingStopped(KeyboardInterrupt):
     def __init__(self, done: int, left: int):
         super().__init__(done, left)
         self.done, self.left = done, left
-
-
-@dataclass
-class Row:
-    """One line of the final table."""
-
-    student: str
-    assignment: str
-    score: float
-    max_score: float
-    status: str
-    note: str = ""
-    fresh: bool = False
 
 
 @dataclass
@@ -196,57 +184,9 @@ def _grade(course, assignment, student, workers, force, runner, progress, starte
             except KeyboardInterrupt as stop:
                 getattr(results, "close", lambda: None)()  # workers and cluster shut down now
                 raise GradingStopped(summary.graded_now, total - summary.graded_now) from stop
-    summary.rows = _table_rows(course, found, fresh)
+    summary.rows = table_rows(course, found, fresh)
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _table_rows(course: Recorder, found: dict, fresh: set) -> list[Row]:
-    rows = []
-    for a, students in found.items():
-        table = gradebook_io.grade_table(course.db_url, course.course_id, a)
-        for s in students:
-            entry = course.state.get(a, s) or {}
-            parts = table.get(s, {}).get("parts", {})
-            score = sum(p["score"] or 0 for p in parts.values()) - table.get(s, {}).get(
-                "late_penalty", 0.0
-            )
-            top = sum(p["max_score"] for p in parts.values())
-            status = entry.get("status", "failed")
-            note = entry.get("reason") or ""
-            if status == GRADED and any(p["needs_manual_grade"] for p in parts.values()):
-                note = "written answers await manual grading"
-            rows.append(Row(s, a, score, top, status, note, (a, s) in fresh))
-    return rows
-
-
-def format_table(summary: Summary) -> str:
-    """Render the final table and the summary lines as plain text.
-
-    Args:
-        summary: a finished run.
-
-    Returns:
-        The text to print.
-    """
-    head = ("student", "assignment", "score", "status", "note")
-    lines = [
-        (r.student, r.assignment, f"{r.score:g}/{r.max_score:g}", r.status, r.note[:70])
-        for r in sorted(summary.rows, key=lambda r: (r.assignment, r.student))
-    ]
-    widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head]]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
-    failed = summary.failed
-    out.append(
-        f"\n{summary.graded_now} graded now, {summary.skipped} unchanged and skipped, "
-        f"{len(failed)} failed ({sum(r.fresh for r in failed)} in this run) "
-        f"in {summary.seconds:.1f} s"
-    )
-    if failed:
-        out.append(f"{len(failed)} submission(s) recorded as zero; reasons in the note column")
-    return "\n".join(out)
 
 
 def _parser():

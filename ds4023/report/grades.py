@@ -167,12 +167,14 @@ def part_stats(parts: list[dict], rows: list[dict]) -> dict[str, dict]:
         rows: as returned by :func:`collect`.
 
     Returns:
-        part id -> ``{"mean", "full", "partial", "zero", "scored"}`` (mean None when nothing
-        is scored yet); a failed submission counts as scored 0.
+        part id -> ``{"mean", "full", "partial", "zero", "scored", "awaiting"}`` (mean None
+        when nothing is scored yet; ``awaiting``: submissions whose part a person has still to
+        grade); a failed submission counts as scored 0.
     """
     stats = {}
     for p in parts:
         got = [r["scores"].get(p["id"]) for r in rows if r["status"] != MISSING]
+        awaiting = sum(v is None for v in got)
         got = [v for v in got if v is not None]
         top = p["max_score"]
         stats[p["id"]] = {
@@ -181,6 +183,7 @@ def part_stats(parts: list[dict], rows: list[dict]) -> dict[str, dict]:
             "partial": sum(0 < v < top for v in got),
             "zero": sum(v <= 0 for v in got),
             "scored": len(got),
+            "awaiting": awaiting,
         }
     return stats
 
@@ -255,6 +258,12 @@ def to_markdown(
             f" Mean total {statistics.mean(totals):.2f} / {top:g}, "
             f"median {statistics.median(totals):g}."
             if totals
+            else ""
+        )
+        + (
+            f" {len(rows) - len(sub)} of the students (in the gradebook through another "
+            f"assignment or the roster) handed in nothing for {assignment}: 'no submission' below."
+            if len(rows) > len(sub)
             else ""
         )
     )

@@ -14,6 +14,7 @@ import re
 import signal
 import sys
 import textwrap
+from pathlib import Path
 
 #: Exit status after Ctrl-C or SIGTERM (the shell's 128 + SIGINT).
 INTERRUPTED = 130
@@ -117,9 +118,8 @@ def unknown_assignment(course_root, name: str) -> str | None:
     Returns:
         One line naming the assignments there are, or None.
     """
-    from ds4023.release import assignments
-
-    known = assignments(course_root)
+    source = Path(course_root) / "source"  # as ds4023.release.assignments lists them
+    known = sorted(p.parent.name for p in source.glob("*/*.ipynb") if p.stem == p.parent.name)
     if name in known:
         return None
     if not known:

@@ -23,14 +23,11 @@ ASSIGNMENTS := $(notdir $(wildcard source/*))
 .PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean \
 	collect export release-zip
 
-help:
-	@echo "make demo   - set up, build data, generate the release, autograde the sample class"
-	@echo "make test   - set up, then lint and run every test"
-	@echo "make test-fast - lint and the quick tests only (no sandbox, browser, PostgreSQL or slow ones)"
-	@echo "make bench  - measure speed against the course's limits (docs/benchmarks.md)"
-	@echo "make lab    - JupyterLab with nbgrader's extensions on 127.0.0.1"
-	@echo "make collect LMS=canvas|moodle ZIP=<download.zip> ASSIGNMENT=<a> - submissions in from an LMS"
-	@echo "make export LMS=canvas|moodle ASSIGNMENT=<a> [FINAL=1] - grades (and feedback zip) out to it"
+# Every target below with a `## ` comment is listed by `make help` (the comment is its line).
+help: ## this list
+	@echo "usage: make TARGET [VAR=value ...]   (ds4023 --help for the command behind them)"
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)$$/\1\t\2/' | \
+		while IFS=$$'\t' read -r target text; do printf '  make %-13s %s\n' "$$target" "$$text"; done
 
 # One line, before anything is installed, when the interpreter cannot do.
 check-python:
@@ -48,69 +45,69 @@ $(STAMP): requirements.txt pyproject.toml | check-python
 
 # The grading sandbox needs bubblewrap: installed when missing on Debian/Ubuntu as root,
 # otherwise one line says how (make lab and the rest work without it).
-setup: $(STAMP)
+setup: $(STAMP) ## set up .venv with the pinned requirements (about 1-3 min; every target does it)
 	@bash .ci/install-bubblewrap --optional
 
 # The data, and the files shipped beside every source notebook (ds4023/assignments.py).
-data: setup
+data: setup ## build data/ (ex4data1.mat, ex4weights.mat from ../shared/data) and copy it beside the notebooks
 	$(DS4023) data
 	$(DS4023) release --data-only
 
-release: data
+release: data ## regenerate release/ (the students' notebooks) from source/
 	$(DS4023) release
 
 # The made-up sample class, generated from source/ (never edited by hand) into submitted/.
-sample-class: setup
+sample-class: setup ## write the made-up sample class into submitted/
 	$(DS4023) sample-class
 
-autograde: release
+autograde: release ## grade everything in submitted/, then feedback and reports [GRADE_ARGS=...]
 	$(DS4023) grade $(GRADE_ARGS)
 
 # An LMS's bulk download in, grades and feedback pages out (README, "Through an LMS").
 LMS_USAGE = LMS=canvas|moodle ASSIGNMENT=<assignment>
-collect: setup
+collect: setup ## submissions in from an LMS: LMS=canvas|moodle ZIP=<download.zip> ASSIGNMENT=<a>
 	@test -n "$(LMS)" -a -n "$(ZIP)" -a -n "$(ASSIGNMENT)" || { echo "usage: make collect $(LMS_USAGE) ZIP=<download.zip>"; exit 2; }
 	$(DS4023) collect --lms $(LMS) --zip "$(abspath $(ZIP))" --assignment $(ASSIGNMENT)
 
 # FINAL=1 exports grades still awaiting a person as they stand; COLUMN= names Canvas's column.
-export: setup
+export: setup ## grades (and feedback zip) out to an LMS: LMS=canvas|moodle ASSIGNMENT=<a> [FINAL=1]
 	@test -n "$(LMS)" -a -n "$(ASSIGNMENT)" || { echo "usage: make export $(LMS_USAGE) [FINAL=1]"; exit 2; }
 	$(DS4023) export --lms $(LMS) --assignment $(ASSIGNMENT) --feedback-zip \
 		$(if $(filter 1,$(FINAL)),--final,) $(if $(COLUMN),--column "$(COLUMN)",)
 
 # The student release as one zip to upload to the LMS: reports/<assignment>_release.zip.
-release-zip: release
+release-zip: release ## the student release as one zip to upload: ASSIGNMENT=<a>
 	@test -n "$(ASSIGNMENT)" -a -d "release/$(ASSIGNMENT)" || { echo "usage: make release-zip ASSIGNMENT=<assignment> (one of: $(ASSIGNMENTS))"; exit 2; }
 	@mkdir -p reports
 	cd release && $(PY) -m zipfile -c ../reports/$(ASSIGNMENT)_release.zip $(ASSIGNMENT)/
 	@echo "wrote reports/$(ASSIGNMENT)_release.zip"
 
-demo: release sample-class
+demo: release sample-class ## set up, build data, release, grade the sample class, print grades (about 5 min)
 	$(MAKE) --no-print-directory autograde
 
-lint: setup
+lint: setup ## ruff check and ruff format --check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-format: setup
+format: setup ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: data lint
+test: data lint ## set up, lint and run every test (about 25 min on 2 cores)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The inner loop: everything but the slow, sandbox, browser and PostgreSQL tests (a few minutes).
-test-fast: data lint
+test-fast: data lint ## lint and the quick tests only: no sandbox, browser, PostgreSQL or slow ones (about 2 min)
 	$(PY) -m pytest -m "not slow and not sandbox and not browser and not postgres" $(PYTEST_ARGS)
 
-bench: data
+bench: data ## measure speed against the course's limits (docs/benchmarks.md; about 40 min)
 	$(PY) -m benchmarks.run
 
 # Not `release`: regenerating release/ would wipe a student's work there. Kernels pick
 # matplotlib's inline backend only when MPLBACKEND is unset (it is exported as Agg above).
-lab: data
+lab: data ## JupyterLab with nbgrader's extensions on 127.0.0.1
 	env -u MPLBACKEND $(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser \
 		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-clean:
+clean: ## remove .venv, the gradebook and the grading products
 	rm -rf $(VENV) gradebook.db autograded/*/ feedback reports

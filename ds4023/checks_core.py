@@ -237,3 +237,48 @@ def sigmoid_slope(name: str, got, z, right: bool, of_activation: str, g: str, bl
         raise Mistake(of_activation)
     wrong = f"{name}(z) is not {g}(z) (1 - {g}(z)) for every entry of z."
     raise Mistake((blamed and blamed()) or wrong)
+
+
+def not_defined_yet(err: BaseException) -> str | None:
+    """'<name> is not defined yet: ...' for a NameError in a notebook cell itself, else None.
+
+    A test cell that names a variable or function whose cell has not run (``y_onehot``,
+    ``input_size``) stops with this one line instead of a traceback; a NameError inside a
+    function keeps its traceback (it shows the line to fix).
+    """
+    if not isinstance(err, NameError) or err.__traceback__ is None:
+        return None
+    tb = err.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    frame = tb.tb_frame
+    if frame.f_globals.get("__name__") != "__main__" or frame.f_code.co_name != "<module>":
+        return None
+    name = getattr(err, "name", None) or str(err)
+    return (
+        f"{name} is not defined yet: run the cell above that defines it (Run > Run All Above "
+        "Selected Cell runs them all), or write it there first."
+    )
+
+
+def _name_error_in_one_line(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for NameError: one line (still an error output), or the usual one."""
+    line = not_defined_yet(value)
+    if line is None:
+        shell.showtraceback((etype, value, tb), tb_offset=tb_offset)
+    else:
+        shell._showtraceback(etype, value, [f"NameError: {line}"])  # the kernel's error output
+
+
+def _install_name_hint() -> None:
+    """Show a not-yet-defined name in one line in this notebook (no other handler replaced)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and not shell.custom_exceptions:
+        shell.set_custom_exc((NameError,), _name_error_in_one_line)
+
+
+_install_name_hint()

@@ -1,16 +1,23 @@
 """The one ``ds4023`` command: a subcommand per pipeline stage, each the stage's own ``main``.
 
 Each subcommand hands its arguments, untouched, to the ``main(argv)`` of the module that
-implements the stage, so ``ds4023 grade --help`` is that stage's own help. Modules are imported
-only when their subcommand runs: ``ds4023 data`` does not load the grader.
+implements the stage, so ``ds4023 grade --help`` is that stage's own help (argparse, through
+``ds4023/command_line.py``: usage ``ds4023 grade ...``, one-line errors). Modules are imported
+only when their subcommand runs: ``ds4023 data`` does not load the grader. The group itself
+(``ds4023 --help``, ``--version``) is click's. Before any stage runs, every ``DS4023_*``
+setting is checked, so a bad value is one line naming the variable; Ctrl-C and SIGTERM stop a
+stage with one line too (a stage that keeps partial work, like ``grade``, says what it kept).
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+from importlib.metadata import PackageNotFoundError, version
 
 import click
+
+from ds4023 import command_line, settings
 
 #: subcommand -> (module:function, one line of help). Stages in pipeline order.
 COMMANDS = {
@@ -29,16 +36,29 @@ COMMANDS = {
         "ds4023.pipeline:main",
         "grade everything in submitted/, then feedback pages and reports",
     ),
-    "feedback": ("ds4023.feedback.pages:main", "(re)build the feedback pages in feedback/"),
+    "feedback": ("ds4023.feedback.command:main", "(re)build the feedback pages in feedback/"),
     "report": ("ds4023.report.grades:main", "(re)write reports/: grades CSV, report, charts"),
     "export": ("ds4023.export:main", "grades (and feedback pages) out to Canvas or Moodle"),
     "settings": ("ds4023.settings:main", "print every DS4023_* setting and its value"),
 }
 
 
+def package_version() -> str:
+    """The installed ds4023 package's version (``0+unknown`` when run from an uninstalled copy)."""
+    try:
+        return version("ds4023")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_version(), "-V", "--version", prog_name="ds4023")
 def cli() -> None:
-    """DS4023 course package: data -> release -> grade -> feedback -> report."""
+    """DS4023 course package: data -> release -> grade -> feedback -> report.
+
+    `ds4023 COMMAND --help` shows a command's options; `ds4023 settings` lists the DS4023_*
+    environment variables every command reads.
+    """
 
 
 def _call(target: str, argv: list[str]) -> int:
@@ -57,7 +77,7 @@ def _forwarding(name: str, target: str, summary: str) -> click.Command:
     return click.Command(
         name,
         callback=run,
-        help=f"{summary} (`ds4023 {name} --help` for its options).",
+        help=f"{summary[0].upper()}{summary[1:]} (`ds4023 {name} --help` for its options).",
         short_help=summary,
         add_help_option=False,
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
@@ -80,18 +100,35 @@ def main(argv: list[str] | None = None) -> int:
     args = list(argv if argv is not None else sys.argv[1:])
     try:
         if args and not args[0].startswith("-"):
-            # A subcommand gets its arguments exactly as typed (click would eat a "--").
-            if args[0] not in COMMANDS:
-                print(
-                    f"ds4023: no such command {args[0]!r} (commands: {', '.join(COMMANDS)})",
-                    file=sys.stderr,
-                )
-                return 2
-            return _call(COMMANDS[args[0]][0], args[1:])
+            return _subcommand(args[0], args[1:])
         cli.main(args=args, prog_name="ds4023")
     except SystemExit as done:
         return done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
     return 0
+
+
+def _subcommand(name: str, args: list[str]) -> int:
+    """Run one subcommand with its arguments exactly as typed (click would eat a "--")."""
+    if name not in COMMANDS:
+        print(
+            f"error: no command {name!r}: use one of {', '.join(COMMANDS)} (`ds4023 --help`)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        command_line.stop_on_sigterm()
+        settings.current()  # every DS4023_* setting checked before the stage starts
+        return _call(COMMANDS[name][0], args)
+    except settings.SettingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt as err:
+        return command_line.stopped(
+            err,
+            f"ds4023 {name}",
+            "what it finished before the stop is kept",
+            f"run `ds4023 {name}` again to finish",
+        )
 
 
 if __name__ == "__main__":

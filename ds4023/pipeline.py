@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy.exc import SQLAlchemyError
 from tqdm import tqdm
 
-from ds4023 import settings
+from ds4023 import command_line, settings
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading.course import (
     DEFAULT_MAX_SUBMISSION_MB,
@@ -26,6 +26,7 @@ from ds4023.grading.course import (
 from ds4023.grading.recorder import Recorder
 from ds4023.grading.runners.local import Job, Runner, WorkerStartError, run_local
 from ds4023.grading.state import STATE_DIR
+from ds4023.grading.table import Row, format_table, table_rows
 from ds4023.grading.task import FAILED, GRADED, GradeResult, SubmissionFiles
 from ds4023.sandbox import kernelspec, limits
 from ds4023.settings import COURSE_ROOT
@@ -36,18 +37,16 @@ DEFAULT_SUBMISSION_TIMEOUT = settings.get("DS4023_SUBMISSION_TIMEOUT")
 #: Where grading tasks run: "dask" (docs/scaling.md) or "local" (a local process pool).
 DEFAULT_ENGINE = settings.get("DS4023_GRADING_ENGINE")
 
+#: What a student id (a folder of submitted/) may be made of (as in roster.csv).
+_STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]*")
 
-@dataclass
-class Row:
-    """One line of the final table."""
 
-    student: str
-    assignment: str
-    score: float
-    max_score: float
-    status: str
-    note: str = ""
-    fresh: bool = False
+class GradingStopped(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped a run; ``done`` submissions were recorded, ``left`` were not."""
+
+    def __init__(self, done: int, left: int):
+        super().__init__(done, left)
+        self.done, self.left = done, left
 
 
 @dataclass
@@ -173,79 +172,56 @@ def _grade(course, assignment, student, workers, force, runner, progress, starte
             if runner is None:
                 runner = partial(run_local, log_dir=str(course.root / STATE_DIR / "logs"))
             results = runner(bundles, jobs, count) if jobs else iter(())
-            for result in itertools.chain(refusals, results):
-                course.record(result)
-                fresh.add((result.assignment, result.student))
-                summary.graded_now += 1
-                bar.set_postfix_str(f"{result.student}: {result.status}", refresh=False)
-                if result.status != GRADED:
-                    bar.write(f"FAILED {result.assignment}/{result.student}: {result.reason}")
-                bar.update(1)
-    summary.rows = _table_rows(course, found, fresh)
+            try:
+                for result in itertools.chain(refusals, results):
+                    course.record(result)
+                    fresh.add((result.assignment, result.student))
+                    summary.graded_now += 1
+                    bar.set_postfix_str(f"{result.student}: {result.status}", refresh=False)
+                    if result.status != GRADED:
+                        bar.write(f"FAILED {result.assignment}/{result.student}: {result.reason}")
+                    bar.update(1)
+            except KeyboardInterrupt as stop:
+                getattr(results, "close", lambda: None)()  # workers and cluster shut down now
+                raise GradingStopped(summary.graded_now, total - summary.graded_now) from stop
+    summary.rows = table_rows(course, found, fresh)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _table_rows(course: Recorder, found: dict, fresh: set) -> list[Row]:
-    rows = []
-    for a, students in found.items():
-        table = gradebook_io.grade_table(course.db_url, course.course_id, a)
-        for s in students:
-            entry = course.state.get(a, s) or {}
-            parts = table.get(s, {}).get("parts", {})
-            score = sum(p["score"] or 0 for p in parts.values()) - table.get(s, {}).get(
-                "late_penalty", 0.0
-            )
-            top = sum(p["max_score"] for p in parts.values())
-            status = entry.get("status", "failed")
-            note = entry.get("reason") or ""
-            if status == GRADED and any(p["needs_manual_grade"] for p in parts.values()):
-                note = "written answers await manual grading"
-            rows.append(Row(s, a, score, top, status, note, (a, s) in fresh))
-    return rows
-
-
-def format_table(summary: Summary) -> str:
-    """Render the final table and the summary lines as plain text.
-
-    Args:
-        summary: a finished run.
-
-    Returns:
-        The text to print.
-    """
-    head = ("student", "assignment", "score", "status", "note")
-    lines = [
-        (r.student, r.assignment, f"{r.score:g}/{r.max_score:g}", r.status, r.note[:70])
-        for r in sorted(summary.rows, key=lambda r: (r.assignment, r.student))
-    ]
-    widths = [max(len(x[i]) for x in [head, *lines]) for i in range(len(head))]
-    out = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [head]]
-    out.append("  ".join("-" * w for w in widths))
-    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in lines]
-    failed = summary.failed
-    out.append(
-        f"\n{summary.graded_now} graded now, {summary.skipped} unchanged and skipped, "
-        f"{len(failed)} failed ({sum(r.fresh for r in failed)} in this run) "
-        f"in {summary.seconds:.1f} s"
+def _parser():
+    parser = command_line.parser(
+        "grade",
+        "Autograde every new or changed submission in submitted/<student>/<assignment>/, "
+        "then write the feedback pages (feedback/) and the reports (reports/). A rerun skips "
+        "what is already graded.",
+        "examples:\n  ds4023 grade\n  ds4023 grade --assignment backprop --student s01 --force",
     )
-    if failed:
-        out.append(f"{len(failed)} submission(s) recorded as zero; reasons in the note column")
-    return "\n".join(out)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``ds4023 grade [--workers N] [--force] ...``."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
-    parser.add_argument("--assignment", help="grade only this assignment")
-    parser.add_argument("--student", help="grade only this student")
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    parser.add_argument(
+        "--course", type=Path, default=COURSE_ROOT, metavar="DIR", help="course directory"
+    )
+    parser.add_argument(
+        "--assignment", metavar="NAME", help="grade only this assignment (default: all)"
+    )
+    parser.add_argument(
+        "--student", metavar="ID", help="grade only this student (default: everyone)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N", help="processes (default: cores)"
+    )
     parser.add_argument("--force", action="store_true", help="regrade unchanged submissions")
-    parser.add_argument("--submission-timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT)
+    parser.add_argument(
+        "--submission-timeout",
+        type=float,
+        metavar="SECONDS",
+        default=DEFAULT_SUBMISSION_TIMEOUT,
+        help="seconds one submission may run before its kernel is killed (default: "
+        "$DS4023_SUBMISSION_TIMEOUT or 900)",
+    )
     parser.add_argument(
         "--max-submission-mb",
         type=float,
+        metavar="MB",
         default=DEFAULT_MAX_SUBMISSION_MB,
         help="refuse, unread, a submission whose files add up to more (default: "
         "$DS4023_MAX_SUBMISSION_MB or 50)",
@@ -257,15 +233,18 @@ def main(argv: list[str] | None = None) -> int:
         "--engine",
         choices=("dask", "local"),
         default=DEFAULT_ENGINE,
-        help="dask: an embedded LocalCluster or --scheduler's cluster; local: a process pool",
+        help="dask: an embedded LocalCluster or --scheduler's cluster; local: a process pool "
+        "(default: $DS4023_GRADING_ENGINE or dask)",
     )
     parser.add_argument(
         "--scheduler",
+        metavar="ADDRESS",
         default=settings.get("DS4023_DASK_SCHEDULER"),
         help="address of an existing Dask scheduler, e.g. tcp://host:8786 (docs/scaling.md)",
     )
     parser.add_argument(
         "--setup-hook",
+        metavar="MODULE:FUNCTION",
         default=settings.get("DS4023_GRADING_HOOK") or kernelspec.GRADING_HOOK,
         help="module:function each worker calls with (config, scratch) before grading "
         "(default: the sandbox, docs/security.md)",
@@ -275,20 +254,59 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run student code without the sandbox (trusted submissions only)",
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _check(args) -> str | None:
+    """What is wrong with the command line, in one line (None: nothing)."""
     if args.workers is not None and args.workers < 1:
-        parser.error("--workers must be at least 1")
+        return "--workers must be at least 1"
+    if args.submission_timeout <= 0:
+        return "--submission-timeout must be a number of seconds above 0"
     if args.max_submission_mb <= 0:
-        parser.error("--max-submission-mb must be positive")
+        return "--max-submission-mb must be a number above 0"
     if args.scheduler and args.engine != "dask":
-        parser.error("--scheduler needs --engine dask")
+        return "--scheduler needs --engine dask"
+    if args.assignment:
+        problem = command_line.unknown_assignment(args.course, args.assignment)
+        if problem:
+            return problem
+    if args.student is not None:
+        return _unknown_student(args.course, args.student, args.assignment)
+    return None
+
+
+def _unknown_student(course: Path, student: str, assignment: str | None) -> str | None:
+    """Why ``--student`` names no submission (None when it names one)."""
+    submitted = Path(course) / "submitted"
+    if not _STUDENT_ID.fullmatch(student):
+        return (
+            f"--student {student!r} is not a student id: give the name of a folder in "
+            f"{submitted} (letters, digits, '.', '_', '-' or '@')"
+        )
+    if not (submitted / student).is_dir():
+        return f"no student {student!r} in {submitted}: use a folder name there (ls submitted/)"
+    if assignment and not (submitted / student / assignment).is_dir():
+        return (
+            f"{student} has submitted nothing for {assignment} "
+            f"(no {submitted / student / assignment}): drop --assignment or --student"
+        )
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``ds4023 grade [--workers N] [--force] ...``."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    problem = _check(args)
+    if problem:
+        return command_line.fail(problem)
     if args.unsafe_no_sandbox:
         args.setup_hook = None
     elif args.scheduler:
         pass  # the cluster's workers run the kernels: each is checked before grading
     elif args.setup_hook == kernelspec.GRADING_HOOK and limits.unavailable_reason():
-        print(f"error: cannot sandbox student code: {limits.unavailable_reason()}", file=sys.stderr)
-        return 2
+        return command_line.fail(f"cannot sandbox student code: {limits.unavailable_reason()}")
     if args.setup_hook == kernelspec.GRADING_HOOK and not args.scheduler:
         print(limits.limits_in_force())  # the run's log says which limits held
     gradebook_io.ensure_alembic_on_path()
@@ -306,22 +324,31 @@ def main(argv: list[str] | None = None) -> int:
             scheduler=args.scheduler,
             max_submission_mb=args.max_submission_mb,
         )
+    except GradingStopped as stop:
+        return command_line.stopped(
+            stop,
+            "ds4023 grade",
+            f"{stop.done} submission(s) graded before the stop are recorded, {stop.left} are not",
+            "run `ds4023 grade` again to grade the rest (recorded ones are skipped)",
+        )
     except (GradingError, gradebook_io.GradebookError, WorkerStartError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return command_line.fail(str(err))
     except SQLAlchemyError as err:
-        print(f"error: {gradebook_io.database_problem(err)}", file=sys.stderr)
-        return 2
+        return command_line.fail(gradebook_io.database_problem(err))
     if not summary.rows:
         where = f" for assignment {args.assignment}" if args.assignment else ""
         print(f"nothing submitted{where} under {args.course / 'submitted'}")
         return 0
     print(format_table(summary))
-    assignments = sorted({r.assignment for r in summary.rows})
+    return _after_grading(args, sorted({r.assignment for r in summary.rows}), summary)
+
+
+def _after_grading(args, assignments: list[str], summary: Summary) -> int:
+    """Feedback pages and reports for the graded assignments; the run's exit status."""
+    failures: list[str] = []
     if not args.no_feedback:
         from ds4023.feedback import pages as feedback
 
-        failures: list[str] = []
         for a in assignments:
             feedback.generate_feedback(args.course, a, progress=not args.quiet, failures=failures)
         if failures:
@@ -336,4 +363,4 @@ def main(argv: list[str] | None = None) -> int:
         for a in assignments:
             for path in report.write_report(args.course, a):
                 print(f"wrote {path}")
-    return summary.exit_code or (1 if not args.no_feedback and failures else 0)
+    return summary.exit_code or (1 if failures else 0)

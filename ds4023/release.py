@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import filecmp
 import os
 import shutil
@@ -10,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ds4023 import command_line
 from ds4023.assignments import MANIFESTS, SHIPPED
 from ds4023.files import atomic_write_bytes
 from ds4023.settings import COURSE_ROOT
@@ -185,7 +185,11 @@ def generate_release(assignment: str, course_root: Path = COURSE_ROOT) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``ds4023 release [ASSIGNMENT ...] [--course DIR] [--data-only]``."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = command_line.parser(
+        "release",
+        "Generate release/<assignment>/ (the students' notebooks) from source/ with nbgrader, "
+        "and put the data beside the notebooks.",
+    )
     parser.add_argument("assignment", nargs="*", help="assignments to release (default: all)")
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     parser.add_argument(

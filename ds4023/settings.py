@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,16 +30,51 @@ class Setting:
         type: ``str``, ``int``, ``float`` or ``Path``; the raw text is converted with it.
         default: the value when the variable is unset or empty (None: no value).
         help: one line for the README's settings table and ``ds4023 settings``.
+        check: what a converted value must be, or None: returns None when the value will do,
+            else what to set instead (e.g. ``"a number above 0"``).
     """
 
     name: str
     type: type
     default: object
     help: str
+    check: Callable[[object], str | None] | None = None
 
 
 class SettingError(ValueError):
     """A variable is set to a value its type cannot hold."""
+
+
+#: How a value of each type is described in an error (``is not a whole number``).
+TYPE_WORDS = {int: "a whole number", float: "a number", str: "text", Path: "a path"}
+
+#: The late-penalty values (``ds4023.grading.late`` applies them; checked here, lightly).
+LATE_PENALTY_HELP = "none, zero, N% (N percent off once) or N%/h (N percent off per started hour)"
+LATE_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%(/h)?$")
+
+
+def _above_zero(value) -> str | None:
+    return None if value > 0 else "a number above 0"
+
+
+def _one_of(*choices: str) -> Callable[[object], str | None]:
+    def check(value) -> str | None:
+        return None if value in choices else f"one of {', '.join(choices)}"
+
+    return check
+
+
+def _late_penalty(value) -> str | None:
+    text = str(value).strip().lower()
+    match = LATE_PERCENT.match(text)
+    if text in ("none", "zero") or (match and float(match.group(1)) <= 100):
+        return None
+    return LATE_PENALTY_HELP
+
+
+def _module_function(value) -> str | None:
+    ok = re.fullmatch(r"[\w.]+:\w+", str(value))
+    return None if ok else "module:function, e.g. ds4023.sandbox.kernelspec:prepare"
 
 
 SETTINGS = (
@@ -55,19 +92,27 @@ SETTINGS = (
         "the gradebook (default sqlite:///<course>/gradebook.db); "
         "a postgresql:// URL when several graders share it",
     ),
-    Setting("DS4023_CELL_TIMEOUT", int, 180, "seconds one notebook cell may run during grading"),
+    Setting(
+        "DS4023_CELL_TIMEOUT",
+        int,
+        180,
+        "seconds one notebook cell may run during grading",
+        _above_zero,
+    ),
     Setting(
         "DS4023_SUBMISSION_TIMEOUT",
         float,
         900.0,
         "seconds one whole submission may run before its kernel is killed",
+        _above_zero,
     ),
     Setting(
         "DS4023_MAX_SUBMISSION_MB",
         float,
         50.0,
         "a submission whose notebooks and extra "
-        "files add up to more is refused unread (--max-submission-mb)",
+        "files add up to more is refused unread (ds4023 grade --max-submission-mb)",
+        _above_zero,
     ),
     Setting(
         "DS4023_SHARED_DATA",
@@ -75,12 +120,19 @@ SETTINGS = (
         None,
         "where ex4weights.mat is copied from (default: ../shared/data beside the course)",
     ),
-    Setting("DS4023_GRADING_ENGINE", str, "dask", "where grading tasks run: dask or local"),
+    Setting(
+        "DS4023_GRADING_ENGINE",
+        str,
+        "dask",
+        "where grading tasks run: dask or local",
+        _one_of("dask", "local"),
+    ),
     Setting(
         "DS4023_GRADING_HOOK",
         str,
         None,
         "module:function that prepares each grading kernel (default: the bubblewrap sandbox)",
+        _module_function,
     ),
     Setting(
         "DS4023_DASK_SCHEDULER",
@@ -94,9 +146,14 @@ SETTINGS = (
         float,
         20.0,
         "seconds to wait for the Dask scheduler to answer",
+        _above_zero,
     ),
     Setting(
-        "DS4023_DASK_WORKER_WAIT", float, 120.0, "seconds to wait for the first Dask worker to join"
+        "DS4023_DASK_WORKER_WAIT",
+        float,
+        120.0,
+        "seconds to wait for the first Dask worker to join",
+        _above_zero,
     ),
     Setting(
         "DS4023_EXCHANGE",
@@ -111,6 +168,7 @@ SETTINGS = (
         "none",
         "what a late notebook loses: none, zero (nbgrader's LateSubmissionPlugin), "
         "N% (once) or N%/h (per started hour)",
+        _late_penalty,
     ),
     Setting(
         "DS4023_CGROUP",
@@ -140,13 +198,21 @@ def read(name: str, environ: dict | None = None):
     raw = (os.environ if environ is None else environ).get(name, "")
     if raw == "":
         return setting.default
+    default = "no value" if setting.default is None else setting.default
     try:
-        return setting.type(raw)
+        value = setting.type(raw)
     except ValueError:
         raise SettingError(
-            f"{name}={raw!r} is not a {setting.type.__name__}: set it to one, or unset it "
-            f"for the default ({setting.default})"
+            f"{name}={raw!r} is not {TYPE_WORDS[setting.type]} ({setting.help.split(' (')[0]}): "
+            f"set it to one, or unset it for the default ({default})"
         ) from None
+    wanted = setting.check(value) if setting.check else None
+    if wanted is not None:
+        raise SettingError(
+            f"{name}={raw!r} is not allowed: set it to {wanted}, or unset it for the default "
+            f"({default})"
+        )
+    return value
 
 
 @functools.cache
@@ -209,7 +275,14 @@ def table() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """``ds4023 settings``: print every setting, its current value and what it is for."""
-    del argv
+    from ds4023 import command_line
+
+    command_line.parser(
+        "settings",
+        "Print every DS4023_* environment variable the course package reads, its value now "
+        "(or its default) and what it is for. Set them in the shell, e.g. "
+        "`DS4023_CELL_TIMEOUT=300 ds4023 grade`.",
+    ).parse_args(argv)
     for s in SETTINGS:
         print(f"{s.name}={get(s.name)!s:<12}  {s.help}")
     return 0

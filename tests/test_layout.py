@@ -22,6 +22,7 @@ STAGES = (
         "ds4023.course_terms",
         "ds4023.probe",
         "ds4023.checks_core",
+        "ds4023.command_line",
     ),
     ("ds4023.data",),
     ("ds4023.release",),

@@ -8,13 +8,12 @@ imported gets one line.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ds4023 import command_line
 from ds4023.collect import unpack
 from ds4023.collect.lms import COLLECTORS, Skip
 from ds4023.collect.roster import RosterError, read_roster
@@ -97,6 +96,11 @@ def collect(course_root: Path, lms: str, zip_path: Path, assignment: str) -> Sum
         found = unpack.entries(zip_path)
     except (RosterError, unpack.NotAZip) as err:
         raise CollectError(str(err)) from None
+    if lms == "canvas" and not any(p.lms_user_id for p in people):
+        raise CollectError(
+            "roster.csv gives no student an lms_user_id, and Canvas names every submission by "
+            "it: add an lms_user_id column with each student's Canvas user id, then collect again"
+        )
     collector = COLLECTORS[lms]()
     collector.setup(people, notebooks)
     summary = Summary(lms, assignment, Path(zip_path).name)
@@ -189,18 +193,24 @@ def main(argv: list[str] | None = None) -> int:
         0 when everything was imported, 1 when some entry was skipped (one line each),
         2 when nothing could be collected (one ``error:`` line).
     """
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = command_line.parser(
+        "collect",
+        "Unpack a Canvas or Moodle bulk download (zip) into submitted/<student>/<assignment>/; "
+        "students are matched through roster.csv, which is imported into the gradebook.",
+        "example:\n  ds4023 collect --lms canvas --zip submissions.zip --assignment backprop",
+    )
     parser.add_argument(
         "--lms", required=True, choices=sorted(COLLECTORS), help="where the zip is from"
     )
     parser.add_argument("--zip", required=True, type=Path, help="the bulk download")
-    parser.add_argument("--assignment", required=True, help="assignment name")
+    parser.add_argument("--assignment", required=True, help="assignment the zip holds")
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     args = parser.parse_args(argv)
+    if not args.zip.is_file():
+        return command_line.fail(f"no file {args.zip}: pass the zip the LMS downloaded (--zip)")
     try:
         summary = collect(args.course, args.lms, args.zip, args.assignment)
     except CollectError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return command_line.fail(str(err))
     print("\n".join(summary.lines()))
     return summary.exit_code

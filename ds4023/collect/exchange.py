@@ -9,7 +9,6 @@ one line each, and passes them to nbgrader's ``--CourseDirectory.student_id_excl
 
 from __future__ import annotations
 
-import argparse
 import os
 import stat
 import subprocess
@@ -21,7 +20,7 @@ from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.default import Exchange, ExchangeReleaseAssignment
 from traitlets.config import Config
 
-from ds4023 import settings
+from ds4023 import command_line, settings
 from ds4023.collect.release_feedback import RELEASE_FEEDBACK_FILES, missing_files
 from ds4023.files import atomic_write_bytes
 from ds4023.settings import COURSE_ROOT
@@ -192,17 +191,34 @@ def main(argv: list[str] | None = None) -> int:
     ``release-feedback`` puts the feedback pages into the exchange for students to fetch (see
     the module docstring).
     """
-    parser = argparse.ArgumentParser(description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    init = sub.add_parser("init", help="create the exchange root with nbgrader's permissions")
-    init.add_argument(
-        "--root", default=None, help=f"default: ${ROOT_VARIABLE}, else {DEFAULT_ROOT}"
+    parser = command_line.parser(
+        "exchange",
+        "nbgrader's exchange, the shared folder students fetch from and submit to: create its "
+        "root (init), or put the feedback pages there for students to fetch (release-feedback).",
     )
-    back = sub.add_parser("release-feedback", help="nbgrader release_feedback, safely")
-    back.add_argument("assignment", help="assignment name")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{init,release-feedback}")
+    init = sub.add_parser(
+        "init",
+        help="create the exchange root with nbgrader's permissions",
+        description="Create nbgrader's exchange root (mode 0777, sticky), or fix its mode.",
+    )
+    init.add_argument(
+        "--root",
+        default=None,
+        help=f"the folder (default: ${ROOT_VARIABLE}, else {DEFAULT_ROOT})",
+    )
+    back = sub.add_parser(
+        "release-feedback",
+        help="nbgrader release_feedback, safely",
+        description="Put an assignment's feedback pages into the exchange for students to fetch.",
+    )
+    back.add_argument("assignment", help="assignment whose feedback to release")
     back.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
     args = parser.parse_args(argv)
     if args.command == "release-feedback":
+        problem = command_line.unknown_assignment(args.course, args.assignment)
+        if problem:
+            return command_line.fail(problem)
         return release_feedback(args.course, args.assignment)
     root = args.root or exchange_root()
     try:

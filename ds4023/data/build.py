@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ds4023 import settings
+from ds4023 import command_line, settings
 from ds4023.files import atomic_write
 from ds4023.settings import COURSE_ROOT
 
@@ -239,12 +238,17 @@ def ensure_data(out: Path, theta: tuple, row0: np.ndarray | None, force: bool = 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the data build from the command line; return the exit code (0 ok, 2 bad input)."""
-    parser = argparse.ArgumentParser(prog="python -m ds4023.data.build", description=__doc__)
+    parser = command_line.parser(
+        "data",
+        "Build data/: ex4weights.mat copied from the course's shared folder, ex4data1.mat "
+        "(5000 MNIST digits, 20x20) built from MNIST and checked against the reference values.",
+    )
     parser.add_argument(
         "--shared",
         type=Path,
         default=settings.get("DS4023_SHARED_DATA") or COURSE_ROOT.parent / "shared" / "data",
-        help="read-only reference data (default: $DS4023_SHARED_DATA or ../shared/data)",
+        help="the course's shared data folder, read only (default: $DS4023_SHARED_DATA or "
+        "../shared/data beside the course)",
     )
     parser.add_argument("--out", type=Path, default=COURSE_ROOT / "data", help="data folder")
     parser.add_argument("--force", action="store_true", help="rebuild ex4data1.mat anyway")

@@ -7,12 +7,12 @@ exporters run as nbgrader export plugins (``nbgrader export --exporter=...``).
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from nbgrader.plugins import ExportPlugin
 from traitlets import Bool, Unicode
 
+from ds4023 import command_line
 from ds4023.settings import COURSE_ROOT
 
 
@@ -83,17 +83,32 @@ def main(argv: list[str] | None = None) -> int:
     from ds4023.export.feedback_zip import write_feedback_zip
     from ds4023.grading.course import load_course, run_or_explain
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--lms", required=True, choices=["canvas", "moodle"])
-    parser.add_argument("--assignment", required=True, help="assignment name")
+    parser = command_line.parser(
+        "export",
+        "Write an assignment's grades as the LMS imports them: Canvas's gradebook CSV or "
+        "Moodle's grading worksheet (reports/<assignment>_<lms>.csv), and optionally a zip of "
+        "the feedback pages to upload.",
+        "example:\n  ds4023 export --lms canvas --assignment backprop --feedback-zip",
+    )
+    parser.add_argument(
+        "--lms", required=True, choices=["canvas", "moodle"], help="the LMS to import into"
+    )
+    parser.add_argument("--assignment", required=True, help="assignment to export")
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
-    parser.add_argument("--final", action="store_true", help="export grades awaiting a person")
+    parser.add_argument(
+        "--final",
+        action="store_true",
+        help="export grades still awaiting a person (written answers) as they stand",
+    )
     parser.add_argument("--to", type=Path, help="output file (default reports/<A>_<lms>.csv)")
     parser.add_argument("--column", default="", help="Canvas: the assignment column's header")
     parser.add_argument(
         "--feedback-zip", action="store_true", help="also zip the feedback pages for the LMS"
     )
     args = parser.parse_args(argv)
+    problem = command_line.unknown_assignment(args.course, args.assignment)
+    if problem:
+        return command_line.fail(problem)
 
     def export() -> list[str]:
         cfg, coursedir = load_course(args.course)

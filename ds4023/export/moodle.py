@@ -98,7 +98,18 @@ class MoodleExport(LmsExport):
     lms = "moodle"
 
     def render(self, table: LmsTable) -> str:
-        """The CSV text (see :func:`to_csv`)."""
+        """The CSV text (see :func:`to_csv`).
+
+        Raises:
+            ValueError: no student has a Moodle participant id (no Moodle download of the
+                assignment was collected), so the worksheet would be empty.
+        """
+        if not any(participant(r) for r in table.rows):
+            raise ValueError(
+                f"no Moodle download of {table.assignment} has been collected, so no student "
+                "has a Moodle participant id: download the submissions from Moodle and run "
+                f"make collect LMS=moodle ZIP=<download.zip> ASSIGNMENT={table.assignment} first"
+            )
         return to_csv(table)
 
     def missing_lines(self, table: LmsTable) -> list[str]:

@@ -76,6 +76,8 @@ def load_course(course_root: Path) -> tuple[Config, CourseDirectory]:
         raise GradingError(f"{course_root} has no nbgrader_config.py: pass the course directory")
     try:
         cfg = PyFileConfigLoader(config_file.name, path=str(course_root)).load_config()
+    except settings.SettingError as err:  # a DS4023_* variable, not the file, is to fix
+        raise GradingError(str(err)) from None
     except Exception as err:  # any error of the file's own code: say which, in one line
         first = (str(err).strip().splitlines() or [""])[0][:200]
         raise GradingError(

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-import re
 
 from nbgrader.api import Gradebook
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Bool, Float
 
+from ds4023.settings import LATE_PENALTY_HELP, LATE_PERCENT, SettingError
+
 #: The settings ``DS4023_LATE_PENALTY`` accepts (docs/grading.md, "Due dates and late work").
-POLICY_HELP = "none, zero, N% (N percent off once) or N%/h (N percent off per started hour)"
-_PERCENT = re.compile(r"^(\d+(?:\.\d+)?)%(/h)?$")
+POLICY_HELP = LATE_PENALTY_HELP
+_PERCENT = LATE_PERCENT
 
 
 class PercentLatePenalty(LateSubmissionPlugin):
@@ -41,7 +42,7 @@ def configure_late_penalty(c, setting: str | None) -> None:
             (N percent of a late notebook's score off) or ``N%/h`` (N percent per started hour).
 
     Raises:
-        ValueError: any other value; the message says which values are accepted.
+        SettingError (a ValueError): any other value; the message says which values are accepted.
     """
     value = (setting or "none").strip().lower()
     if value in ("none", "zero"):
@@ -50,7 +51,7 @@ def configure_late_penalty(c, setting: str | None) -> None:
         return
     match = _PERCENT.match(value)
     if not match or not 0 <= float(match.group(1)) <= 100:
-        raise ValueError(f"DS4023_LATE_PENALTY={setting!r} is not one of: {POLICY_HELP}")
+        raise SettingError(f"DS4023_LATE_PENALTY={setting!r} is not one of: {POLICY_HELP}")
     c.AssignLatePenalties.plugin_class = "ds4023.grading.late.PercentLatePenalty"
     c.PercentLatePenalty.percent = float(match.group(1))
     c.PercentLatePenalty.per_hour = bool(match.group(2))

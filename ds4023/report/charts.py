@@ -48,19 +48,26 @@ def histogram_png(rows: list[dict], assignment: str) -> bytes:
     return _png(fig)
 
 
+def _bar_text(stat: dict, top: float) -> str:
+    """E.g. `` 3.5/5: 2 full, 1 part, 0 none, 4 awaiting grading``."""
+    waiting = stat.get("awaiting", 0)
+    if not stat["scored"]:
+        return f" awaiting grading ({waiting})"
+    text = f" {stat['mean']:.1f}/{top:g}: {stat['full']} full, {stat['partial']} part, "
+    text += f"{stat['zero']} none"
+    return text + (f", {waiting} awaiting grading" if waiting else "")
+
+
 def mean_score_png(parts: list[dict], stats: dict, labels: dict, assignment: str) -> bytes:
     """Draw the mean score of each part in % of its points, half credit included, as PNG.
 
-    Each bar is labelled with the mean and how many got full, part and no marks.
+    Each bar is labelled with the mean and how many got full, part and no marks, and how many
+    still await a person (written answers); a part nobody has graded yet says so.
     """
-    shown = [p for p in parts if stats[p["id"]]["scored"]]
+    shown = [p for p in parts if stats[p["id"]]["scored"] or stats[p["id"]].get("awaiting")]
     names = [labels.get(p["id"], p["id"].replace("_", " ")) for p in shown]
-    means = [100 * stats[p["id"]]["mean"] / p["max_score"] for p in shown]
-    texts = [
-        f" {stats[p['id']]['mean']:.1f}/{p['max_score']:g}: {stats[p['id']]['full']} full,"
-        f" {stats[p['id']]['partial']} part, {stats[p['id']]['zero']} none"
-        for p in shown
-    ]
+    means = [100 * (stats[p["id"]]["mean"] or 0) / p["max_score"] for p in shown]
+    texts = [_bar_text(stats[p["id"]], p["max_score"]) for p in shown]
     fig = Figure(figsize=(7.5, 0.5 + 0.42 * max(1, len(shown))))
     ax = fig.subplots()
     bars = ax.barh(names, means, color="#228833")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from nbgrader.api import Gradebook
 
-from ds4023 import course_terms
+from ds4023 import command_line, course_terms
 from ds4023.files import atomic_write_bytes
 from ds4023.grading import gradebook as gradebook_io
 from ds4023.grading import gradebook_template
@@ -168,12 +167,14 @@ def part_stats(parts: list[dict], rows: list[dict]) -> dict[str, dict]:
         rows: as returned by :func:`collect`.
 
     Returns:
-        part id -> ``{"mean", "full", "partial", "zero", "scored"}`` (mean None when nothing
-        is scored yet); a failed submission counts as scored 0.
+        part id -> ``{"mean", "full", "partial", "zero", "scored", "awaiting"}`` (mean None
+        when nothing is scored yet; ``awaiting``: submissions whose part a person has still to
+        grade); a failed submission counts as scored 0.
     """
     stats = {}
     for p in parts:
         got = [r["scores"].get(p["id"]) for r in rows if r["status"] != MISSING]
+        awaiting = sum(v is None for v in got)
         got = [v for v in got if v is not None]
         top = p["max_score"]
         stats[p["id"]] = {
@@ -182,6 +183,7 @@ def part_stats(parts: list[dict], rows: list[dict]) -> dict[str, dict]:
             "partial": sum(0 < v < top for v in got),
             "zero": sum(v <= 0 for v in got),
             "scored": len(got),
+            "awaiting": awaiting,
         }
     return stats
 
@@ -256,6 +258,12 @@ def to_markdown(
             f" Mean total {statistics.mean(totals):.2f} / {top:g}, "
             f"median {statistics.median(totals):g}."
             if totals
+            else ""
+        )
+        + (
+            f" {len(rows) - len(sub)} of the students (in the gradebook through another "
+            f"assignment or the roster) handed in nothing for {assignment}: 'no submission' below."
+            if len(rows) > len(sub)
             else ""
         )
     )
@@ -339,10 +347,19 @@ def write_report(course_root: Path = COURSE_ROOT, assignment: str = "backprop") 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``ds4023 report [--assignment A] [--course DIR]``."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = command_line.parser(
+        "report",
+        "(Re)write reports/<assignment>_grades.csv, <assignment>.md and the charts from the "
+        "gradebook (`ds4023 grade` does this after grading).",
+    )
     parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
-    parser.add_argument("--assignment", default="backprop", help="assignment name")
+    parser.add_argument(
+        "--assignment", default="backprop", help="assignment to report on (default: backprop)"
+    )
     args = parser.parse_args(argv)
+    problem = command_line.unknown_assignment(args.course, args.assignment)
+    if problem:
+        return command_line.fail(problem)
     paths = run_or_explain(lambda: write_report(args.course, args.assignment))
     if paths is None:
         return 2

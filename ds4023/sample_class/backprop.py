@@ -179,7 +179,7 @@ DIAGNOSES: dict[str, str | None] = {
     "gradient_transposed": "gradient_transposed",
     "first_example_only": "first_example_only",
     "penalty_scale": "penalty_scale",
-    "gradient_as_tuple": None,
+    "gradient_as_tuple": "gradient_as_tuple",
 }
 
 

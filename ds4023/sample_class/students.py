@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import copy
 import importlib
 import sys
@@ -14,6 +13,7 @@ import nbformat
 from nbformat import NotebookNode
 from tqdm import tqdm
 
+from ds4023 import command_line
 from ds4023.assignments import MANIFESTS
 from ds4023.files import replace_folder
 from ds4023.settings import COURSE_ROOT
@@ -283,7 +283,11 @@ def write_submission(nb: NotebookNode, folder: Path, filename: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line: ``ds4023 sample-class [--out DIR] [--assignment NAME ...]``."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = command_line.parser(
+        "sample-class",
+        "Write the made-up sample class (one submission per kind of student: correct, "
+        "blank, buggy, ...) into submitted/, generated from source/ for the demo and the tests.",
+    )
     parser.add_argument(
         "--out", type=Path, default=COURSE_ROOT / "submitted", help="submissions folder"
     )

@@ -26,6 +26,11 @@ except ImportError:  # the probe module is not beside the notebook: that check i
 
 #: The known mistakes: what each one is and where to look.
 MESSAGES: dict[str, str] = {
+    "gradient_as_tuple": (
+        "backprop returns the gradient as the two matrices Delta1 / m and Delta2 / m: "
+        "unroll them into one vector in the order of params, "
+        "np.concatenate([D1.ravel(), D2.ravel()])."
+    ),
     "no_bias_column": (
         "forward_propagate leaves out a bias column: a1 should be X with a column of ones in "
         "front, and a2 the sigmoid of z2 with a column of ones in front. Use the whole of "
@@ -330,6 +335,13 @@ def _data_problem(J, y_onehot, ns) -> str | None:
     return None
 
 
+def _gradient(grad) -> np.ndarray:
+    """``grad`` as an array, or the hidden check's message for the two matrices not unrolled."""
+    if isinstance(grad, tuple | list) and len(grad) == 2 and all(np.ndim(g) == 2 for g in grad):
+        raise Mistake(MESSAGES["gradient_as_tuple"])
+    return core.array(grad, "grad")
+
+
 def _judge_backprop(call, ns: dict, user: str) -> None:
     """Stop with the problem of ``call(params, X, Y) -> (J, grad)`` on the small problem."""
     params, _, _, X, Y = small_problem()
@@ -337,7 +349,7 @@ def _judge_backprop(call, ns: dict, user: str) -> None:
     if not isinstance(result, tuple | list) or len(result) != 2:
         raise Mistake(f"{user} should return two things: the cost J and the gradient grad.")
     J, grad = result
-    grad = core.array(grad, "grad")
+    grad = _gradient(grad)
     if grad.shape != params.shape:
         raise Mistake(
             f"grad should be one flat vector with the shape of params, {params.shape}, not "
@@ -441,7 +453,7 @@ def _small_backprop_reg(fn, ns) -> None:
     for lam in (0, 1, 3, None):
         args = (params.copy(), X.copy(), Y.copy()) + (() if lam is None else (lam,))
         J, grad = _run("backprop_reg", fn, ns, *args)[0]
-        got[lam] = (core.array(J, "J"), core.array(grad, "grad"))
+        got[lam] = (core.array(J, "J"), _gradient(grad))
     p1 = [a - b for a, b in zip(got[1], got[0], strict=True)]
     p3 = [a - b for a, b in zip(got[3], got[0], strict=True)]
     _judge_penalty(p1[0], p1[1])

@@ -33,15 +33,7 @@ AUDITED = 48
 
 def _messages() -> dict[str, str]:
     module = load_module(Path(__file__).with_name("backprop_checks.py"))
-    return {
-        **module.MESSAGES,
-        # slips the grader names that the visible checks do not (they stop at the type)
-        "gradient_as_tuple": (
-            "backprop returns the gradient as the two matrices Delta1 / m and Delta2 / m: "
-            "unroll them into one vector in the order of params, "
-            "np.concatenate([D1.ravel(), D2.ravel()])."
-        ),
-    }
+    return dict(module.MESSAGES)
 
 
 MESSAGES = _messages()

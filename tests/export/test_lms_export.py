@@ -185,9 +185,8 @@ def test_export_errors_are_one_line(course, capsys):
     assert capsys.readouterr().err.startswith("error: roster.csv not found in ")
     write_roster(course, roster_rows(STUDENTS))
     assert main(["--course", str(course), "--lms", "canvas", "--assignment", "nope"]) == 2
-    assert capsys.readouterr().err.strip() == (
-        "error: assignment 'nope' is not in the gradebook: release it first (`make release` or "
-        "`nbgrader generate_assignment nope`)"
+    assert capsys.readouterr().err.strip() == (  # not an assignment of source/: named first
+        "error: no assignment 'nope' in this course: use --assignment backprop or mlp_from_scratch"
     )
     assert not (course / "reports").exists()
 

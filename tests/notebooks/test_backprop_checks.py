@@ -8,6 +8,7 @@ source notebook's solution, so no solution code lives in these tests.
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import nbformat
@@ -108,6 +109,7 @@ def test_every_required_mistake_has_a_sample_student(checks):
         "first_example_only",
         "gradient_transposed",
         "penalty_scale",  # issue 17: half credit for lambda / m, as the notebook promises
+        "gradient_as_tuple",  # issue 26: the visible check says what the hidden one says
     }
     carried = [DIAGNOSES[s.name] for s in STUDENTS if DIAGNOSES[s.name]]
     assert sorted(carried) == sorted(required)
@@ -277,6 +279,74 @@ def test_release_sigmoid_test_shows_one_line_in_a_kernel(tmp_path):
     lines = "\n".join(outputs[0].traceback).splitlines()
     assert lines == [UNWRITTEN_SIGMOID]
     assert outputs[0].ename == "CheckFailed" and outputs[0].evalue == UNWRITTEN_SIGMOID
+
+
+#: What a test cell shows when the variable it checks has not been defined yet.
+NOT_DEFINED = (
+    "NameError: {} is not defined yet: run the cell above that defines it (Run > Run All "
+    "Above Selected Cell runs them all), or write it there first."
+)
+
+
+def _release_run_up_to(tmp_path, cell_id: str) -> nbformat.NotebookNode:
+    """The release notebook, as released (stubs unchanged), run in a kernel up to a cell."""
+    for path in (COURSE_ROOT / "release" / ASSIGNMENT).iterdir():
+        if path.is_file():
+            shutil.copy2(path, tmp_path)
+    for name in ("ex4data1.mat", "ex4weights.mat"):
+        shutil.copy2(COURSE_ROOT / "data" / name, tmp_path)
+    nb = nbformat.read(tmp_path / "backprop.ipynb", as_version=4)
+    last = next(i for i, c in enumerate(nb.cells) if c.get("id") == cell_id)
+    nb.cells = nb.cells[: last + 1]
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", allow_errors=True, resources={"metadata": {}}
+    )
+    client.resources["metadata"]["path"] = str(tmp_path)
+    client.execute()
+    return nb
+
+
+def test_a_name_not_defined_yet_is_one_line_and_still_an_error(tmp_path):
+    """With y_onehot and input_size not written yet, do their test cells show one line each
+    (no NameError traceback), still as an error output nbgrader scores as failed, while a
+    NameError inside a function keeps its traceback?"""
+    nb = _release_run_up_to(tmp_path, "network-sizes")
+    cells = {c.get("id"): c for c in nb.cells}
+    for cell_id, name in (("onehot-encoding", "y_onehot"), ("network-sizes", "input_size")):
+        outputs = cells[cell_id].outputs
+        assert [o.output_type for o in outputs] == ["error"], cell_id
+        assert outputs[0].ename == "NameError"
+        assert outputs[0].traceback == [NOT_DEFINED.format(name)], cell_id
+    inside = nbformat.v4.new_code_cell("def f():\n    return nowhere\nf()")
+    nb.cells = [nb.cells[0], inside]  # the checks module imported, then a typo in a function
+    client = NotebookClient(nb, timeout=60, kernel_name="python3", allow_errors=True)
+    client.resources = {"metadata": {"path": str(tmp_path)}}
+    client.execute()
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(nb.cells[1].outputs[0].traceback))
+    assert nb.cells[1].outputs[0].ename == "NameError"
+    assert "return nowhere" in shown and "not defined yet" not in shown
+
+
+def test_a_gradient_as_two_matrices_gets_the_hidden_checks_words(checks, class_runs):
+    """Does backprop returning (Delta1 / m, Delta2 / m) unrolled not get the hidden check's
+    message (how to unroll them), rather than 'grad should be numbers'?"""
+    ns = class_runs["correct"].namespace
+    exec(  # a function of the student's notebook, so the check watches it as it does backprop
+        "def backprop_as_tuple(params, X, y):\n"
+        "    J, grad = backprop(params, X, y)\n"
+        "    split = hidden_size * (input_size + 1)\n"
+        "    return J, (grad[:split].reshape(hidden_size, input_size + 1),\n"
+        "               grad[split:].reshape(num_labels, hidden_size + 1))\n",
+        ns,
+    )
+    try:
+        with pytest.raises(AssertionError) as failure:
+            checks.check_backprop(ns["backprop_as_tuple"], ns["params"], ns["X"], ns["y_onehot"])
+    finally:
+        del ns["backprop_as_tuple"]
+    assert str(failure.value) == checks.MESSAGES["gradient_as_tuple"]
+    hidden = (COURSE_ROOT / "source" / ASSIGNMENT / "reference.py").read_text(encoding="utf-8")
+    assert '"gradient_as_tuple"' in hidden  # the hidden check names the same message
 
 
 def test_warnings_of_student_code_stay_off_stderr(checks, capsys):

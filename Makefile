@@ -21,7 +21,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 ASSIGNMENTS := $(notdir $(wildcard source/*))
 
 .PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean \
-	collect export release-zip
+	collect export release-zip hub hub-stop hub-proxy
 
 help:
 	@echo "make demo   - set up, build data, generate the release, autograde the sample class"
@@ -29,6 +29,7 @@ help:
 	@echo "make test-fast - lint and the quick tests only (no sandbox, browser, PostgreSQL or slow ones)"
 	@echo "make bench  - measure speed against the course's limits (docs/benchmarks.md)"
 	@echo "make lab    - JupyterLab with nbgrader's extensions on 127.0.0.1"
+	@echo "make hub    - the course on a JupyterHub on 127.0.0.1 (make hub-stop stops it)"
 	@echo "make collect LMS=canvas|moodle ZIP=<download.zip> ASSIGNMENT=<a> - submissions in from an LMS"
 	@echo "make export LMS=canvas|moodle ASSIGNMENT=<a> [FINAL=1] - grades (and feedback zip) out to it"
 
@@ -96,7 +97,7 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: data lint
+test: data lint hub-proxy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The inner loop: everything but the slow, sandbox, browser and PostgreSQL tests (a few minutes).
@@ -111,6 +112,24 @@ bench: data
 lab: data
 	env -u MPLBACKEND $(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser \
 		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# The course on a JupyterHub (README, "On a JupyterHub"): HUB_ARGS="--students 30 --port 8000".
+# configurable-http-proxy comes from npm, pinned by ds4023/hub/proxy/package-lock.json.
+HUB_PROXY := .hub/proxy/node_modules/.bin/configurable-http-proxy
+$(HUB_PROXY): ds4023/hub/proxy/package.json ds4023/hub/proxy/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js 20+ and npm (Debian: sudo apt-get install npm)"; exit 1; }
+	@mkdir -p .hub/proxy
+	cp ds4023/hub/proxy/package.json ds4023/hub/proxy/package-lock.json .hub/proxy/
+	cd .hub/proxy && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+hub-proxy: $(HUB_PROXY)
+
+hub: data hub-proxy
+	@$(DS4023) hub start $(HUB_ARGS)
+
+hub-stop: setup
+	@$(DS4023) hub stop $(HUB_STOP_ARGS)
 
 clean:
 	rm -rf $(VENV) gradebook.db autograded/*/ feedback reports

@@ -104,6 +104,11 @@ def set_up(plan: Plan) -> list[str]:
             home.mkdir(parents=True, exist_ok=True)
     if not (plan.course / "nbgrader_config.py").is_file():
         copy_course(plan.course)
+        # the gradebook's assignments (the formgrader lists and releases these)
+        release = [plan.python, "-m", "ds4023.cli", "release", "--course", str(plan.course)]
+        proc = subprocess.run(release, cwd=plan.course, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise AccountError(f"ds4023 release in {plan.course} failed: {proc.stderr.strip()}")
         if plan.mode == "users":
             chown_tree(plan.course, plan.instructor)
     return created

@@ -61,8 +61,13 @@ def wrap(argv: list[str], extra: list[Path]) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
 
 
-def enter(pid: int, argv: list[str]) -> list[str]:
-    """``argv`` run in the mount namespace of process ``pid`` (the hub's)."""
+def enter(pid: int, argv: list[str], cwd: Path) -> list[str]:
+    """``argv`` run in ``cwd`` in the mount namespace of process ``pid`` (the hub's).
+
+    The folder is entered after joining the namespace (a working folder opened before would
+    stay one of the old namespace, which ``getcwd`` cannot name).
+    """
     if os.readlink(f"/proc/{pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
         return argv
-    return ["nsenter", f"--target={pid}", "--mount", "--", *argv]
+    inside = ["sh", "-c", 'cd "$1" && shift && exec "$@"', "sh", str(cwd), *argv]
+    return ["nsenter", f"--target={pid}", "--mount", "--", *inside]

@@ -139,7 +139,10 @@ def _terminate(pid: int) -> None:
         except ProcessLookupError:
             return
         if Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z"):
-            os.waitpid(pid, os.WNOHANG)  # our own child, already exited
+            try:
+                os.waitpid(pid, os.WNOHANG)  # our own child, already exited
+            except ChildProcessError:
+                pass  # another's child: its parent reaps it
             return
         time.sleep(0.2)  # waiting for the process to finish its shutdown
     os.kill(pid, signal.SIGKILL)
@@ -199,6 +202,7 @@ def exec_argv(plan: Plan, user: str, argv: list[str]) -> tuple[list[str], dict, 
         "PATH": f"{Path(plan.python).parent}:/usr/bin:/bin",
         "LANG": os.environ.get("LANG", "C.UTF-8"),
         "DS4023_EXCHANGE": str(plan.exchange),
+        "MPLBACKEND": "Agg",
         "JUPYTER_CONFIG_PATH": config.jupyter_config_path(plan, user),
     }
     cwd = plan.course if user == plan.instructor else home
@@ -206,7 +210,7 @@ def exec_argv(plan: Plan, user: str, argv: list[str]) -> tuple[list[str], dict, 
         argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", *argv]
         pid = _alive(plan.path("hub.pid"), "jupyterhub")
         if pid:
-            argv = namespace.enter(pid, argv)
+            argv = namespace.enter(pid, argv, cwd)
     return argv, env, cwd
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ds4023 import settings
 from ds4023.hub.plan import COURSE_ID, Plan
 
 FORMGRADE_GROUP = f"formgrade-{COURSE_ID}"
@@ -173,6 +174,8 @@ def nbgrader_config(plan: Plan) -> str:
             # nbgrader's JupyterHub set-up: assignments below <home>/<course>/, courses from groups
             "c.Exchange.path_includes_course = True",
             "c.Authenticator.plugin_class = 'nbgrader.auth.JupyterHubAuthPlugin'",
+            # Validate runs the whole notebook: the course's cell limit, not nbgrader's 30 s
+            f"c.Execute.timeout = {settings.read('DS4023_CELL_TIMEOUT')!r}",
             "",
         ]
     )

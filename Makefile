@@ -21,7 +21,7 @@ STAMP := $(VENV)/.installed-$(REQ_HASH)
 ASSIGNMENTS := $(notdir $(wildcard source/*))
 
 .PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean \
-	collect export release-zip
+	collect export release-zip hub hub-stop hub-proxy
 
 # Every target below with a `## ` comment is listed by `make help` (the comment is its line).
 help: ## this list
@@ -93,7 +93,7 @@ format: setup ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: data lint ## set up, lint and run every test (about 25 min on 2 cores)
+test: data lint hub-proxy ## set up, lint and run every test (about 25 min on 2 cores)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The inner loop: everything but the slow, sandbox, browser and PostgreSQL tests (a few minutes).
@@ -108,6 +108,24 @@ bench: data ## measure speed against the course's limits (docs/benchmarks.md; ab
 lab: data ## JupyterLab with nbgrader's extensions on 127.0.0.1
 	env -u MPLBACKEND $(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser \
 		--ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+# The course on a JupyterHub (README, "On a JupyterHub"): HUB_ARGS="--students 30 --port 8000".
+# configurable-http-proxy comes from npm, pinned by ds4023/hub/proxy/package-lock.json.
+HUB_PROXY := .hub/proxy/node_modules/.bin/configurable-http-proxy
+$(HUB_PROXY): ds4023/hub/proxy/package.json ds4023/hub/proxy/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found: install Node.js 20+ and npm (Debian: sudo apt-get install npm)"; exit 1; }
+	@mkdir -p .hub/proxy
+	cp ds4023/hub/proxy/package.json ds4023/hub/proxy/package-lock.json .hub/proxy/
+	cd .hub/proxy && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+hub-proxy: $(HUB_PROXY) ## configurable-http-proxy from npm into .hub/proxy (make hub does it)
+
+hub: data hub-proxy ## the course on a JupyterHub on 127.0.0.1: prints its URL and logins
+	@$(DS4023) hub start $(HUB_ARGS)
+
+hub-stop: setup ## stop everything make hub started
+	@$(DS4023) hub stop $(HUB_STOP_ARGS)
 
 clean: ## remove .venv, the gradebook and the grading products
 	rm -rf $(VENV) gradebook.db autograded/*/ feedback reports

@@ -39,6 +39,7 @@ COMMANDS = {
     "feedback": ("ds4023.feedback.command:main", "(re)build the feedback pages in feedback/"),
     "report": ("ds4023.report.grades:main", "(re)write reports/: grades CSV, report, charts"),
     "export": ("ds4023.export:main", "grades (and feedback pages) out to Canvas or Moodle"),
+    "hub": ("ds4023.hub.__main__:main", "the course on a JupyterHub: start, stop, exec (make hub)"),
     "settings": ("ds4023.settings:main", "print every DS4023_* setting and its value"),
 }
 

@@ -47,6 +47,7 @@ TIERS = {
     "grading/test_course.py": ("slow", "sandbox"),
     "grading/test_gradebook_postgres.py": ("slow", "postgres"),
     "grading/test_intake.py": ("slow",),
+    "hub/test_term.py": ("slow", "browser", "hub"),  # a JupyterHub, three users, ~10 min
     "grading/test_judge_grading.py": ("slow",),
     "grading/test_kernel_figures.py": ("slow",),
     "grading/preprocessors/test_execute_kernel.py": ("slow",),

@@ -32,6 +32,7 @@ STAGES = (
     ("ds4023.feedback",),
     ("ds4023.report", "ds4023.export"),
     ("ds4023.pipeline",),
+    ("ds4023.hub",),
     ("ds4023.cli", "ds4023.__main__"),
 )
 

@@ -16,11 +16,11 @@ export PATH := $(VENV)/bin:$(PATH)
 # still draw inline (figures in feedback): TrackedExecute sets their MPLBACKEND alone.
 export MPLBACKEND := Agg
 
-REQ_HASH := $(shell cat requirements.txt pyproject.toml | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-16)
+REQ_HASH := $(shell cat requirements.lock pyproject.toml | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-16)
 STAMP := $(VENV)/.installed-$(REQ_HASH)
 ASSIGNMENTS := $(notdir $(wildcard source/*))
 
-.PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean \
+.PHONY: help check-python setup data release sample-class autograde demo test test-fast lint format bench lab clean lock \
 	collect export release-zip hub hub-stop hub-proxy
 
 # Every target below with a `## ` comment is listed by `make help` (the comment is its line).
@@ -29,23 +29,31 @@ help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)$$/\1\t\2/' | \
 		while IFS=$$'\t' read -r target text; do printf '  make %-13s %s\n' "$$target" "$$text"; done
 
+# requirements.lock (exact versions and every file's hash, for Python 3.11 to 3.13 on every
+# platform) and uv's own pin, compiled by uv from requirements.txt: run after changing a pin.
+UV_VERSION := 0.13.9
+lock: ## recompile requirements.lock from requirements.txt (uv; after changing a pin)
+	@command -v uv >/dev/null || { echo "error: make lock needs uv $(UV_VERSION) on PATH: pip install uv==$(UV_VERSION)"; exit 1; }
+	uv pip compile requirements.txt --universal --python-version 3.11 --generate-hashes --quiet \
+		--custom-compile-command "make lock" -o requirements.lock
+	echo "uv==$(UV_VERSION)" | uv pip compile - --universal --python-version 3.11 \
+		--generate-hashes --quiet --custom-compile-command "make lock" -o .ci/uv-requirements.lock
+
 # One line, before anything is installed, when the interpreter cannot do.
 check-python:
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11 or later, or run make PYTHON=/path/to/python3"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: $(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); this course needs 3.11 or later: run make PYTHON=python3.12 (or another 3.11+)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { echo "error: $(PYTHON) cannot make a venv: install python3-venv (Debian/Ubuntu: sudo apt-get install python3-venv)"; exit 1; }
 
-$(STAMP): requirements.txt pyproject.toml | check-python
-	@echo "== installing pinned requirements into $(VENV) (once per requirements change)"
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+$(STAMP): requirements.lock pyproject.toml | check-python
+	@echo "== installing the locked requirements into $(VENV) (once per lock change)"
+	@bash .ci/install-venv $(PYTHON) $(VENV)
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
 # The grading sandbox needs bubblewrap: installed when missing on Debian/Ubuntu as root,
 # otherwise one line says how (make lab and the rest work without it).
-setup: $(STAMP) ## set up .venv with the pinned requirements (about 1-3 min; every target does it)
+setup: $(STAMP) ## set up .venv from requirements.lock by uv (about 35 s; every target does it)
 	@bash .ci/install-bubblewrap --optional
 
 # The data, and the files shipped beside every source notebook (ds4023/assignments.py).

@@ -1,4 +1,4 @@
-"""Command line of the course's hub: ``ds4023 hub start|stop|exec`` (``make hub``)."""
+"""Command line of the course's hub: ds4023 hub start|stop|exec (make hub)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ds4023 import command_line
 from ds4023.hub import run
 from ds4023.hub.accounts import AccountError
 from ds4023.hub.plan import DEFAULT_PROXY, DEFAULT_STATE, load
@@ -19,7 +20,11 @@ def _state(args) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the subcommand and run it; one line on error, a non-zero status."""
-    parser = argparse.ArgumentParser(prog="ds4023 hub", description=__doc__)
+    parser = command_line.parser(
+        "hub",
+        "The course on a JupyterHub on this machine: start it (prints its address and the demo "
+        "logins), stop it, or run a command as one of its logins (make hub, make hub-stop).",
+    )
     parser.add_argument("--state", help=f"the hub's folder (DS4023_HUB_DIR; {DEFAULT_STATE})")
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("start", help="start the hub, print its address and logins")

@@ -78,6 +78,18 @@ def _hide_paths_in_outputs(cell, extra: tuple[str, ...]) -> None:
     rewrite_text_outputs(cell, lambda text: hide_grader_paths(text, extra))
 
 
+def distinct_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Each grade_id's part name, numbered "(2 of 7)" where several cells share one part."""
+    shared: dict[str, list[str]] = {}
+    for gid, label in labels.items():
+        shared.setdefault(label, []).append(gid)
+    out = {}
+    for label, gids in shared.items():
+        for k, gid in enumerate(gids, 1):
+            out[gid] = label if len(gids) == 1 else f"{label} ({k} of {len(gids)})"
+    return out
+
+
 class CourseFeedback(Preprocessor):
     """The page in the course's terms, without the grading machine's paths.
 
@@ -130,7 +142,7 @@ class CourseFeedback(Preprocessor):
             grade += f", late penalty -{penalty:g}"
         resources["ds4023"] = {
             "grade": grade,
-            "labels": {gid: part.label for gid, part in table.items()},
+            "labels": distinct_labels({gid: part.label for gid, part in table.items()}),
             "pending": pending,
         }
         return nb, resources

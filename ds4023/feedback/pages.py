@@ -31,7 +31,7 @@ from ds4023.grading.task import GRADED
 from ds4023.settings import COURSE_ROOT
 
 #: Bump to regenerate every feedback file after a change here.
-FEEDBACK_VERSION = 5
+FEEDBACK_VERSION = 6
 
 
 def _exporter(cfg, coursedir) -> SafeFeedbackExporter:

@@ -37,6 +37,15 @@ MAX_RECORD_BYTES = 2 * probe.MAX_RECORD_BYTES
 MAX_DECODED_BYTES = 2 * 8 * probe.MAX_ELEMENTS
 
 
+#: A function still raising the notebook stub's NotImplementedError, in the visible checks' words.
+UNWRITTEN = "is not written yet: replace `raise NotImplementedError()` with your code."
+
+
+def unwritten(what: str, why: str) -> str | None:
+    """'<what> is not written yet: ...' when ``why`` is the stub's error, else None."""
+    return f"{what} {UNWRITTEN}" if why.startswith("NotImplementedError") else None
+
+
 class NoResult(Exception):
     """The record holds no usable result for a case; the text says why (student-facing)."""
 
@@ -253,6 +262,8 @@ def settle(
         return Verdict(0.5, messages.get(key, default), key if key in messages else None)
     first = next(i for i, k in enumerate(kinds) if k != "right")
     raised = (errors or [""] * len(kinds))[first]
+    if unwritten(what, raised):
+        return Verdict(0.0, unwritten(what, raised))
     detail = f": {raised}" if raised else ""
     return Verdict(0.0, f"{what} is wrong for {names[first]}{detail}")
 

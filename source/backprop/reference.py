@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from scipy.io import loadmat
 
-from ds4023.grading.judge import RIGHT, Results, Verdict, digest, load_module, settle
+from ds4023.grading.judge import RIGHT, Results, Verdict, digest, load_module, settle, unwritten
 from ds4023.grading.judge import near as _near
 
 FULL = (400, 25, 10)
@@ -437,7 +437,10 @@ def _elementwise(what, grade_id, fn, slip):
             got, want = r.array(case["id"]), fn(x)
             if got is None or got.shape != want.shape:
                 why = r.error(case["id"]) or f"shape {None if got is None else got.shape}"
-                return Verdict(0.0, f"{what} should keep the shape {want.shape} ({why})")
+                return Verdict(
+                    0.0,
+                    unwritten(what, why) or f"{what} should keep the shape {want.shape} ({why})",
+                )
             if not near(got, want):
                 if near(got, slip(x)):
                     return Verdict(0.0, MESSAGES[slip.key], slip.key)
@@ -475,7 +478,11 @@ def _forward(r: Results, a: dict) -> Verdict:
         parts = r.parts(case["id"], 5)
         if parts is None:
             why = r.error(case["id"]) or "not five arrays"
-            return Verdict(0.0, f"forward_propagate should return a1, z2, a2, z3, h ({why})")
+            return Verdict(
+                0.0,
+                unwritten("forward_propagate", why)
+                or f"forward_propagate should return a1, z2, a2, z3, h ({why})",
+            )
         want = forward(X, *split(params, sizes))
         missing = [
             n
@@ -678,7 +685,11 @@ def _gradient_checking(r: Results, a: dict) -> Verdict:
         got = r.array(case["id"])
         if not _scalar(got):
             why = r.error(case["id"]) or f"shape {None if got is None else got.shape}"
-            return Verdict(0.0, f"gradient_checking should return one number ({why})")
+            return Verdict(
+                0.0,
+                unwritten("gradient_checking", why)
+                or f"gradient_checking should return one number ({why})",
+            )
         params, eps = a[case["args"][0]["array"]], case["args"][3]
         used = a[case["_judge"]["used"]["array"]]
         want = gradient_difference(used, params, eps)

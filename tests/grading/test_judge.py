@@ -333,3 +333,15 @@ def test_a_record_claiming_huge_arrays_is_refused_before_decoding():
     assert results.array("x") is not None  # one array alone fits the budget
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert grown_mib < 400, grown_mib
+
+
+def test_a_stub_still_raising_is_not_written_yet_in_the_visible_checks_words():
+    from ds4023.grading import judge
+
+    assert judge.unwritten("sigmoid", "NotImplementedError: ") == (
+        "sigmoid is not written yet: replace `raise NotImplementedError()` with your code."
+    )
+    assert judge.unwritten("sigmoid", "ValueError: shapes (5,) and (3,)") is None
+    verdict = judge.settle(["wrong"], ["a vector"], "cost", {}, errors=["NotImplementedError: "])
+    assert verdict.fraction == 0.0
+    assert verdict.message == judge.unwritten("cost", "NotImplementedError: ")

@@ -6,7 +6,6 @@ JavaScript from a submission is live in it (docs/security.md).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import html
 import json
@@ -25,7 +24,7 @@ from ds4023.feedback.hide_hidden_tests import HideHiddenTests
 from ds4023.feedback.sanitise import SafeFeedbackExporter
 from ds4023.files import atomic_write_text
 from ds4023.grading import gradebook as gradebook_io
-from ds4023.grading.course import load_course, run_or_explain
+from ds4023.grading.course import load_course
 from ds4023.grading.state import STATE_DIR, GradingState
 from ds4023.grading.task import GRADED
 from ds4023.settings import COURSE_ROOT
@@ -150,20 +149,3 @@ def generate_feedback(
             written.append(target)
         exchange.prepare_release_feedback(coursedir, student, assignment)
     return written
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``ds4023 feedback [--assignment A] [--course DIR] [--force]``."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--course", type=Path, default=COURSE_ROOT, help="course directory")
-    parser.add_argument("--assignment", default="backprop", help="assignment name")
-    parser.add_argument("--force", action="store_true", help="rebuild every page")
-    args = parser.parse_args(argv)
-    failures: list[str] = []
-    pages = run_or_explain(
-        lambda: generate_feedback(args.course, args.assignment, args.force, failures=failures)
-    )
-    if pages is None:
-        return 2
-    print(f"wrote {len(pages)} feedback page(s) under {args.course / 'feedback'}")
-    return 1 if failures else 0

@@ -3,7 +3,7 @@
 A feedback page is opened by the student and by the instructor (in the formgrader's
 origin, logged in), so HTML or JavaScript from a submission must never become live there.
 :class:`SafeFeedbackExporter` is nbconvert's HTML exporter with two changes, used both by
-``python -m ds4023.feedback.pages`` and, through ``c.GenerateFeedback.exporter_class`` in
+``ds4023 feedback`` and, through ``c.GenerateFeedback.exporter_class`` in
 ``nbgrader_config.py``, by nbgrader's own feedback (the formgrader's *Generate Feedback*
 button, ``nbgrader generate_feedback``):
 

@@ -13,6 +13,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
 from ds4023.collect.release_feedback import RELEASE_FEEDBACK_FILES
+from ds4023.feedback import command as feedback_command
 from ds4023.feedback import mathjax, pages
 from ds4023.feedback.course_feedback import hide_grader_paths
 from ds4023.feedback.folders import prune_feedback_folder
@@ -250,7 +251,9 @@ def test_a_page_that_cannot_be_rendered_is_reported_and_fails_the_command(
 
     monkeypatch.setattr(pages, "_render", render)
     with course_env():
-        status = pages.main(["--course", str(course), "--assignment", ASSIGNMENT, "--force"])
+        status = feedback_command.main(
+            ["--course", str(course), "--assignment", ASSIGNMENT, "--force"]
+        )
     err = capsys.readouterr().err
     assert status == 1
     assert "feedback: no page for correct/toy: a broken output" in err

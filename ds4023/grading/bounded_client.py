@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import typing as t
 
+import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import DELIM, Session
@@ -51,6 +52,10 @@ MAX_MESSAGE_DEPTH = 100
 MAX_HEADER_BYTES = 64 * 2**10
 #: The key of a stand-in's content that says why the message was not read.
 UNREAD = "ds4023_unread"
+#: Most iopub messages queued for the grader to read (ZMQ's default is 1000, which a cell
+#: displaying 2000 outputs overflows when the grader is slow). Outputs past a cell's 1000 kept
+#: are dropped as they are read.
+IOPUB_QUEUE = 50_000
 
 
 def too_deep(value, limit: int = MAX_MESSAGE_DEPTH) -> bool:
@@ -184,3 +189,25 @@ class BoundedKernelClient(AsyncKernelClient):
     iopub_channel_class = Type(BoundedChannel)
     stdin_channel_class = Type(BoundedChannel)
     control_channel_class = Type(BoundedChannel)
+
+    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
+        """The iopub socket as jupyter_client makes it, queueing :data:`IOPUB_QUEUE` messages.
+
+        ZMQ drops what a publisher sends past both ends' high-water marks (1000 messages each
+        by default). When the grader reads more slowly than a kernel prints (two workers on a
+        loaded machine, a cell displaying thousands of outputs), the kernel's closing ``idle``
+        status was dropped, nbclient waited for it in vain and every later test of the
+        notebook scored 0. The mark must be set before the socket connects.
+        """
+        sock = self.context.socket(zmq.SUB)
+        sock.rcvhwm = IOPUB_QUEUE
+        sock.linger = 1000
+        if identity:
+            sock.identity = identity
+        if getattr(self, "curve_publickey", None) is not None:
+            sock.curve_secretkey = self.curve_secretkey
+            sock.curve_publickey = self.curve_publickey
+            sock.curve_serverkey = self.curve_publickey
+        sock.connect(self._make_url("iopub"))
+        sock.setsockopt(zmq.SUBSCRIBE, b"")
+        return sock

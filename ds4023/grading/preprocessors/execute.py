@@ -83,7 +83,10 @@ class TrackedExecute(Execute):
     - when the kernel dies or the submission's watchdog stops it, keeps the cells that ran
       (``resources["ds4023_stopped"]`` says why the rest did not), so the tests that finished
       keep their scores;
-    - waits ``iopub_timeout`` = 30 s (not 4 s) for the output of a cell that printed a lot.
+    - waits for the output of a cell that printed a lot as long as the cell itself may run
+      (``iopub_timeout``, at least the cell's ``timeout``; nbclient's default is 4 s): the
+      kernel's reply can come long before a busy grader has read the outputs sent ahead of
+      it, and an honest cell must not lose its notebook's later tests to a slow reader.
     """
 
     max_output_bytes = Integer(
@@ -127,6 +130,8 @@ class TrackedExecute(Execute):
         self.cell_seconds = 0.0
         self.first_cell_at = None
         self.stopped_by_watchdog = False
+        # what the kernel sent within the cell's limit is read within a like limit
+        self.iopub_timeout = max(self.iopub_timeout, int(self.timeout or 0))
         resources = resources if resources is not None else {}
         resources["ds4023_records"] = {}
         RUNNING[threading.get_ident()] = self

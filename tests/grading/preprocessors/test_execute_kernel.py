@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from traitlets.config import Config
@@ -169,6 +170,46 @@ def test_a_flood_of_tiny_outputs_is_capped_by_count_keeping_the_error(tmp_path):
     notes = [o.text for o in outs if o.output_type == "stream"]
     assert notes == ["\n... output truncated by the grader: more than 100 outputs ...\n"]
     assert second_test_graded(records)
+
+
+class SlowReader(TrackedExecute):
+    """A grader that reads each output slowly, as a busy 2-core machine does."""
+
+    def output(self, outs, msg, display_id, cell_index):
+        time.sleep(0.01)
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def test_outputs_read_slower_than_iopub_timeout_still_grade_the_rest(tmp_path):
+    """300 displays sent long before a slow grader has read them (3 s, iopub_timeout 1 s):
+    is the cell read to the end and the later test graded? (Under load, the hostile corpus's
+    2000 displays once made every test after the one-hot cell score 0.)"""
+    flood = plain_cell("for i in range(300):\n    display(i)")
+    nb = notebook(plain_cell(SETUP), flood, probed(SECOND, "t2"))
+    resources = {"metadata": {"path": str(tmp_path)}}
+    SlowReader(config=Config(), timeout=120, iopub_timeout=1).preprocess(nb, resources)
+    assert [o.output_type for o in nb.cells[1].outputs].count("display_data") == 300
+    assert second_test_graded(resources["ds4023_records"])
+
+
+class StalledReader(TrackedExecute):
+    """A grader that stalls for 10 s at a cell's first output (a busy machine), then reads."""
+
+    def output(self, outs, msg, display_id, cell_index):
+        if not outs:
+            time.sleep(10)
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def test_outputs_queued_past_zmq_default_mark_keep_the_cells_idle_status(tmp_path):
+    """20,000 displays sent while the grader stalls: is the cell's closing status still read
+    (ZMQ's default mark of 1000 queued messages dropped it) and the later test graded?"""
+    flood = plain_cell("for i in range(20000):\n    display(i)")
+    nb = notebook(plain_cell(SETUP), flood, probed(SECOND, "t2"))
+    resources = {"metadata": {"path": str(tmp_path)}}
+    StalledReader(config=Config(), timeout=120).preprocess(nb, resources)
+    assert [o.output_type for o in nb.cells[1].outputs].count("display_data") == 1000
+    assert second_test_graded(resources["ds4023_records"])
 
 
 @pytest.mark.sandbox

@@ -11,9 +11,10 @@ assignment's ``source/<a>/reference.py`` (never released, never exposed to a ker
   student's results on those cases.
 
 This module holds what every ``reference.py`` shares: :class:`Results` (a record read
-defensively), :class:`Verdict`, :func:`worst` and :func:`settle` (the partial-credit rule),
-and :func:`load_reference`. The nbgrader step that applies verdicts to the notebook is
-``ds4023.grading.preprocessors.judge_hidden_tests``.
+defensively), :class:`Verdict`, :func:`worst`, :func:`near` and :func:`how_far` (tolerances
+relative to the values' size, and the note for a value just outside), :func:`settle` (the
+partial-credit rule) and :func:`load_reference`. The nbgrader step that applies verdicts to
+the notebook is ``ds4023.grading.preprocessors.judge_hidden_tests``.
 """
 
 from __future__ import annotations
@@ -219,6 +220,43 @@ def near(got, want, rtol: float) -> bool:
         return True
     scale = float(np.max(np.abs(w))) if np.all(np.isfinite(w)) else np.inf
     return worst(g, w) <= rtol * max(scale, 1e-300)
+
+
+#: How far off, relative to the reference's size, a value may be and still be called close.
+CLOSE = 1e-2
+
+
+def how_far(got, want, rtol: float, note: str = "", upto: float = CLOSE) -> str:
+    """A note for the student when ``got`` misses ``want`` only a little, else ''.
+
+    The offset is measured as :func:`near` measures it (largest difference over the
+    reference's largest magnitude). Nothing is said when ``got`` is within ``rtol`` (its fault
+    lies elsewhere), is off by more than ``upto``, or is not comparable (shape, NaN).
+
+    Args:
+        got: the student's value.
+        want: the reference value.
+        rtol: the tolerance ``got`` was judged with.
+        note: words added after the tolerance, e.g. why it is that tight.
+        upto: the largest offset still called close.
+
+    Returns:
+        ``" (close: off by 3.2e-04 of its size; at most 5e-05 is accepted<note>)"`` or ''.
+    """
+    try:
+        g, w = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    except (TypeError, ValueError):
+        return ""
+    if g.shape != w.shape or w.size == 0:
+        return ""
+    with np.errstate(all="ignore"):
+        off = float(np.max(np.abs(g - w)) / max(float(np.max(np.abs(w))), 1e-300))
+    if not np.isfinite(off) or off <= rtol or off > upto:
+        return ""
+    digits = 1
+    while float(f"{off:.{digits}e}") <= rtol:  # 1.04e-06 against 1e-06 is not "1.0e-06"
+        digits += 1
+    return f" (close: off by {off:.{digits}e} of its size; at most {rtol:.0e} is accepted{note})"
 
 
 def close(a, b, tol: float = 1e-9) -> bool:

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.io import loadmat
 
 from ds4023.grading.judge import RIGHT, Results, Verdict, digest, load_module, settle, unwritten
+from ds4023.grading.judge import how_far as _how_far
 from ds4023.grading.judge import near as _near
 
 FULL = (400, 25, 10)
@@ -375,15 +376,8 @@ def _label(a: dict, case: dict) -> str:
 
 
 def how_far(got, want, rtol: float = RTOL) -> str:
-    """'' or a note that ``got`` is close to ``want`` but outside the tolerance."""
-    try:
-        g, w = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
-        off = float(np.max(np.abs(g - w)) / max(float(np.max(np.abs(w))), 1e-300))
-    except (ValueError, TypeError):
-        return ""
-    if not np.isfinite(off) or off > 1e-2 or g.shape != w.shape:
-        return ""
-    return f" (close: off by {off:.1e} of its size; at most {rtol:.0e} is accepted)"
+    """'' or a note that ``got`` is close to ``want`` but outside ``rtol`` (judge.how_far)."""
+    return _how_far(got, want, rtol)
 
 
 def _named_image(r: Results, a: dict) -> Verdict:

@@ -6,6 +6,8 @@ fixed weighted sums of each expected result and of the results that common mista
 A fingerprint tells whether a result is right, not how to compute it. When your code
 matches a known mistake, the check stops the test with one or two sentences naming the
 mistake and where to look, shown once; a check that passes shows nothing (see checks_core.py).
+Results are compared as the grader compares them (``RTOL``, ``NUM_RTOL`` below): relative to
+their size, loosely enough for float32 arithmetic except where the notebook asks for float64.
 The grader restores this file from the course's copy: editing it changes nothing.
 """
 
@@ -102,6 +104,22 @@ MESSAGES: dict[str, str] = {
     ),
 }
 
+#: Relative tolerance of a value, here and in the grader: float32 arithmetic (about 1e-7 of
+#: the size) passes, and every known mistake below is more than 20 times further off.
+RTOL = 5e-5
+#: Relative tolerance of a numerical gradient (section 1.5 asks for float64): a one-sided
+#: difference is off by about 1e-6 of the size on the small problem, float32 costs by 1e-3.
+NUM_RTOL = 1e-7
+#: Relative tolerance of the costs BFGS records (section 1.6 asks for float64): float64
+#: rounding passes, float32's (about 1e-8 of the cost and more) does not.
+BFGS_RTOL = 1e-9
+
+#: How far off (relative) a result may be and still be called close to the right one.
+_NEAR_MISS = 1e-2
+#: Why a result of section 1.5 that is only close is not accepted.
+_FLOAT64 = "section 1.5 needs float64 throughout, also in the cost_function and "
+_FLOAT64 += "cost_function_prime it calls"
+
 #: The small problem of part 1: examples, inputs, hidden units, outputs.
 SHAPE = (5, 3, 4, 2)
 #: The network of part 2's checks: layer sizes, learning rate and seed.
@@ -137,8 +155,21 @@ _BUILDING_BLOCKS = ("sigmoid_prime", "forward", "cost_function", "cost_function_
 _METHODS = ("predict", "calculate_loss", "fit_partial")
 
 
+#: Fingerprints compared more tightly than ``RTOL``: the numerical gradient's.
+_TIGHT = {"numerical": NUM_RTOL, "numerical_one_sided": NUM_RTOL}
+
+
+def tolerance(key: str) -> float:
+    """The relative tolerance the result fingerprinted as ``key`` is matched with."""
+    return _TIGHT.get(key, RTOL)
+
+
 def _matches(values, key: str) -> bool:
-    return core.matches(values, FINGERPRINTS[key])
+    return core.matches(values, FINGERPRINTS[key], tolerance(key))
+
+
+def _close(a, b) -> bool:
+    return core.close(a, b, RTOL)
 
 
 def small_problem():
@@ -205,9 +236,9 @@ def _small_forward(fn) -> None:
     if all(_matches(got[k], f"forward_{k}") for k in names):
         return
     if _matches(got["z2"], "forward_z2") and _matches(got["a2"], "forward_a2"):
-        if core.close(got["z3"], got["z2"] @ W2):
+        if _close(got["z3"], got["z2"] @ W2):
             raise Mistake(MESSAGES["z3_from_z2"])
-        if _matches(got["z3"], "forward_z3") and core.close(got["y_hat"], got["z3"]):
+        if _matches(got["z3"], "forward_z3") and _close(got["y_hat"], got["z3"]):
             raise Mistake(MESSAGES["output_not_squashed"])
     first = next(k for k in names if not _matches(got[k], f"forward_{k}"))
     raise Mistake(f"{first} is wrong while the arrays before it are right: see the equations.")
@@ -320,6 +351,12 @@ def check_numerical_gradient(compute_numerical_gradient, grad_numerical) -> None
             raise Mistake(MESSAGES["one_sided_difference"])
         if _matches(got / 2, "numerical"):
             raise Mistake(MESSAGES["numerical_not_halved"])
+        if core.matches(got, FINGERPRINTS["numerical"], _NEAR_MISS):
+            raise Mistake(
+                f"The numerical gradient is close to the right one but not within {NUM_RTOL:.0e} "
+                f"of its size: {_FLOAT64} (in float32 the two costs of each difference share "
+                "most of their digits)."
+            )
         raise Mistake(
             "The numerical gradient is wrong on a small problem: for each weight in "
             "get_params order, (J(w + eps) - J(w - eps)) / (2 eps)."
@@ -337,21 +374,31 @@ def check_relative_difference(relative_difference, grad_numerical, grad_analytic
     if not isinstance(got, float | np.floating):
         raise Mistake(f"relative_difference should return a float, got {type(got).__name__}.")
     if not _matches(got, "relative_difference"):
-        if core.close(got, np.linalg.norm(u - v)):
+        if _close(got, np.linalg.norm(u - v)):
             raise Mistake(MESSAGES["relative_difference_unnormalised"])
         raise Mistake("relative_difference is not ||n - a|| / ||n + a|| on two test vectors.")
     numerical = core.array(grad_numerical, "numerical")
     analytical = core.array(grad_analytical, "a")
-    if relative_difference(numerical, analytical) < 1e-8:
+    gap = np.inf
+    if numerical.shape == analytical.shape and numerical.size:
+        # computed here in float64, as the grader does: a relative_difference written in
+        # float32 is right, but cannot tell differences below about 1e-7 apart
+        gap = np.linalg.norm(numerical - analytical) / np.linalg.norm(numerical + analytical)
+    if gap < 1e-8:
         return
     if numerical.shape == analytical.shape and np.allclose(analytical, -numerical, rtol=1e-5):
         raise Mistake(MESSAGES["delta3_sign"])
     prime = relative_difference.__globals__.get("cost_function_prime")
     text = core.problem(_small_cost_prime, prime) if callable(prime) else None
+    if text:
+        raise Mistake(f"The gradient check fails, and cost_function_prime has a problem: {text}")
+    if gap < _NEAR_MISS:
+        raise Mistake(
+            f"The gradient check gives {gap:.1e}, close but not below 1e-8, as float32 "
+            f"arithmetic would: {_FLOAT64}."
+        )
     raise Mistake(
-        f"The gradient check fails, and cost_function_prime has a problem: {text}"
-        if text
-        else "The gradient check fails: the analytical gradient differs from the numerical one."
+        "The gradient check fails: the analytical gradient differs from the numerical one."
     )
 
 
@@ -373,12 +420,45 @@ def check_train_bfgs(train_bfgs, X, y, W1, W2) -> None:
     cost = ns.get("cost_function")
     if callable(cost) and not np.isclose(costs[0], cost(X, y, W1, W2)):
         raise Mistake("costs[0] should be the cost at the starting weights.")
+    rough = _only_float32(ns, called)
+    if rough:
+        raise Mistake(
+            f"{rough} is right only to float32's precision, and section 1.6 needs float64: "
+            "rounded costs and gradients lead BFGS elsewhere on other data. Compute in float64 "
+            "(NumPy's default)."
+        )
     if len(costs) >= 2 and costs[-1] < 1e-3 * costs[0]:
         return
     raise Mistake(
         _blame(ns, called, "train_bfgs")
         or f"BFGS did not bring the cost close to 0: {costs[0]:.4g} -> {costs[-1]:.4g}."
     )
+
+
+def _only_float32(ns: dict, called: list[str]) -> str | None:
+    """The first of cost_function and cost_function_prime, among those ``called``, that is
+    right on the small problem to ``RTOL`` but not to ``BFGS_RTOL`` (float32's precision, not
+    float64's), or None."""
+    X, y, W1, W2 = small_problem()
+    for name, keys in (
+        ("cost_function", ("cost",)),
+        ("cost_function_prime", ("grad_W1", "grad_W2")),
+    ):
+        fn = ns.get(name)
+        if name not in called:
+            continue
+        try:
+            out = fn(X.copy(), y.copy(), W1.copy(), W2.copy())
+            values = [out] if len(keys) == 1 else list(out)
+        except Exception:  # noqa: BLE001  (its own check says what is wrong with it)
+            continue
+        if len(values) != len(keys) or not all(map(_matches, values, keys)):
+            continue
+        if not all(
+            core.matches(v, FINGERPRINTS[k], BFGS_RTOL) for v, k in zip(values, keys, strict=True)
+        ):
+            return name
+    return None
 
 
 def _network(cls, weights=True):

@@ -15,7 +15,9 @@ from ds4023.grading.judge import (
     NoResult,
     Results,
     Verdict,
+    how_far,
     load_reference,
+    near,
     settle,
     worst,
 )
@@ -117,6 +119,25 @@ def test_worst_broadcasts_and_treats_nan_and_bad_shapes_as_infinite():
     assert worst(np.ones(3), 1.0) == 0.0
     assert worst([np.nan], [np.nan]) == np.inf
     assert worst(np.ones(3), np.ones(4)) == np.inf
+
+
+def test_how_far_speaks_only_of_a_value_just_outside_the_tolerance():
+    """Is the note there exactly when a value fails near() by less than 1e-2 of its size?"""
+    want = np.array([[2.0, -4.0], [1.0, 0.5]])
+    off = want + np.array([[0.0, 0.0], [1.2e-3, 0.0]])  # 3e-4 of the largest magnitude, 4
+    assert not near(off, want, 5e-5)
+    assert how_far(off, want, 5e-5) == (
+        " (close: off by 3.0e-04 of its size; at most 5e-05 is accepted)"
+    )
+    note = ", which takes float64 arithmetic"
+    assert how_far(want * (1 + 2e-7), want, 1e-7, note) == (
+        " (close: off by 2.0e-07 of its size; at most 1e-07 is accepted, which takes float64 "
+        "arithmetic)"
+    )
+    inside = want * (1 + 1e-5)
+    assert near(inside, want, 5e-5) and how_far(inside, want, 5e-5) == ""
+    for far in (want * 1.5, want.T, want[0], np.full_like(want, np.nan), "text"):
+        assert how_far(far, want, 5e-5) == ""
 
 
 @pytest.mark.parametrize(

@@ -156,7 +156,8 @@ def test_readme_lists_every_subcommand_and_how_long_the_two_commands_take():
     readme = (COURSE_ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in cli.COMMANDS if f"| `ds4023 {name}` |" not in readme]
     assert not missing
-    assert "make demo   # about 5 min" in readme and "make test   # about 25 min" in readme
+    assert re.search(r"make demo   # about \d+ min", readme)
+    assert re.search(r"make test   # about \d+ min", readme)
     assert "`../shared` is the course's" in readme
 
 

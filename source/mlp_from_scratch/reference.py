@@ -755,6 +755,7 @@ def small_answers() -> dict[str, np.ndarray]:
     step = sgd_step(weights, Xb[0], T[0], CHECKS.ALPHA)
     fitted, losses = train(weights, Xb, T, CHECKS.ALPHA, 5, _recorded(5, 2))
     grads = gradients(X, y, W1, W2)
+    init = init_weights(CHECKS.LAYERS, CHECKS.SEED)
     answers = {f"forward_{k}": w for k, w in zip(FORWARD, forward(X, W1, W2), strict=True)}
     answers.update(
         cost=np.float64(cost(X, y, W1, W2)),
@@ -763,8 +764,8 @@ def small_answers() -> dict[str, np.ndarray]:
         grad_W2=grads[1],
         numerical=numerical(X, y, W1, W2, 1e-4),
         relative_difference=np.float64(_norm(u, v, -1) / _norm(u, v, 1)),
-        init_W0=init_weights(CHECKS.LAYERS, CHECKS.SEED)[0],
-        init_W1=init_weights(CHECKS.LAYERS, CHECKS.SEED)[1],
+        init_W0=init[0],
+        init_W1=init[1],
         predict=outputs,
         loss=np.float64(0.5 * ((outputs - T) ** 2).sum()),
         step_W0=step[0],

@@ -104,11 +104,21 @@ def render(browser_context, page_file: Path, screenshot: Path | None = None) -> 
     page.on("pageerror", lambda err: console.append(str(err)))
     try:
         page.goto(own)
-        page.wait_for_function("window.MathJax && MathJax.isReady === true")
-        page.evaluate(_TYPESET)
-        facts = page.evaluate(_FACTS)
+        rendered = typeset(page)
         if screenshot is not None:
             page.screenshot(path=str(screenshot), full_page=True)
     finally:
         page.close()
-    return Rendered(**facts, requests=requests, console=console)
+    rendered.requests, rendered.console = requests, console
+    return rendered
+
+
+def typeset(page) -> Rendered:
+    """Wait until MathJax has typeset the feedback page open in ``page``; what it shows.
+
+    Used by :func:`render` for pages on disk, and as it stands for a page a server serves
+    (a hub's files view).
+    """
+    page.wait_for_function("window.MathJax && MathJax.isReady === true")
+    page.evaluate(_TYPESET)
+    return Rendered(**page.evaluate(_FACTS))

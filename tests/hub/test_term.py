@@ -5,9 +5,11 @@ Unix users) log in, fetch it in the Assignments tab, write their notebook (the s
 ``correct``, ``no_bias_column`` and ``blank``, generated from ``source/``) into their server,
 Validate in the notebook and Submit; the instructor collects in the formgrader, grades with
 ``ds4023 grade`` (sandboxed, as the instructor's Unix user) and releases the feedback in the
-formgrader; each student fetches it and reads the page. The grades are the sample class's
-expected ones (those ``ds4023 grade`` gives the same notebooks). Afterwards ``hub stop``
-leaves no process and no user behind.
+formgrader; each student fetches it and reads the page, whose formulas render (no MathJax
+error, no raw TeX). The class also holds a student whose work came from a Canvas download
+(``ds4023 collect``), so the formgrader releases feedback to a mixed class. The grades are the
+sample class's expected ones (those ``ds4023 grade`` gives the same notebooks). Afterwards
+``hub stop`` leaves no process and no user behind.
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ from ds4023.sample_class import students as sample_class
 from tests.helpers import COURSE_ROOT
 from tests.helpers.browser import chromium, require_chromium, shoot
 from tests.helpers.exchange_course import require_root
+from tests.helpers.feedback_render import typeset
+from tests.helpers.lms_zips import canvas_name, roster_rows, write_zip
 
 pytestmark = pytest.mark.timeout(2400)  # slow, browser, hub: the tier table in conftest.py
 
 ASSIGNMENT = "backprop"
 #: The sample-class students whose notebooks the three logins hand in, in login order.
 SAMPLES = ("correct", "no_bias_column", "blank")
+#: The sample student whose notebook arrives through a Canvas download instead of the hub.
+LMS_SAMPLE = "no_bias_column"
 VALIDATE_TIMEOUT_MS = 600_000  # Validate runs the whole notebook, TNC training included
 
 
@@ -120,6 +126,24 @@ def write_as(user: str, text: str, target: Path, scratch: Path) -> None:
     assert target.stat().st_uid == pwd.getpwnam(user).pw_uid
 
 
+def collect_from_canvas(state: Path, teacher: str, course: Path, scratch: Path) -> str:
+    """The instructor collects a Canvas download of one student (``LMS_SAMPLE``'s notebook).
+
+    Returns the student's id in the course (on the roster, not a login of the hub).
+    """
+    row = roster_rows([f"lms_{LMS_SAMPLE}"])[0]
+    roster = "id,first_name,last_name,email,lms_user_id\n" + ",".join(row.values()) + "\n"
+    write_as(teacher, roster, course / "roster.csv", scratch)
+    release = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    notebook = student_notebook(release, LMS_SAMPLE).encode()
+    download = write_zip(scratch / "canvas.zip", [(canvas_name(row, 4101), notebook)])
+    download.chmod(0o644)
+    argv = ["collect", "--lms", "canvas", "--zip", str(download), "--assignment", ASSIGNMENT]
+    collected = hub(state, "exec", teacher, "--", "ds4023", *argv)
+    assert collected.returncode == 0, collected.stdout[-3000:] + collected.stderr[-3000:]
+    return row["id"]
+
+
 def student_notebook(fetched: Path, sample: str) -> str:
     """The sample student's notebook, generated from source/ over the fetched release."""
     source = nbformat.read(COURSE_ROOT / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
@@ -182,6 +206,7 @@ def test_a_term_on_the_hub(term, artifacts: Path, capsys, tmp_path):
         row = formgrader_row(page, url)
         row.locator("td.collect a").click()
         close_modal(page, "collected")
+        lms_student = collect_from_canvas(Path(plan["state"]), teacher, course, scratch)
         grade = ["exec", teacher, "--", "ds4023", "grade", "--assignment", ASSIGNMENT]
         graded = hub(Path(plan["state"]), *grade, "--workers", "1")
         assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
@@ -208,13 +233,16 @@ def test_a_term_on_the_hub(term, artifacts: Path, capsys, tmp_path):
             expect(page.locator("h4.course-grade")).to_contain_text(
                 re.compile(r"core [\d.]+ / 100")
             )
+            shown = typeset(page)  # as the student's browser shows it, served by the hub
+            assert shown.math > 0 and shown.errors == 0 and shown.raw_tex == [], shown
             shoot(page, artifacts, f"hub-5-{sample}-feedback", capsys)
             page.close()
 
     # the grades are those ds4023 grade gives the sample class (tests/test_pipeline_sample_class)
     expected = sample_class.load_table(ASSIGNMENT).EXPECTED_SCORES
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for login, sample in zip(logins, SAMPLES, strict=True):
+        graded = [*zip(logins, SAMPLES, strict=True), (lms_student, LMS_SAMPLE)]
+        for login, sample in graded:
             for grade_id, (score, why) in expected[sample].items():
                 got = gb.find_grade(grade_id, ASSIGNMENT, ASSIGNMENT, login)
                 if score is not None:

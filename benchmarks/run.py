@@ -22,6 +22,7 @@ from scipy.optimize import minimize
 from benchmarks import dask_grading as bench_dask
 from benchmarks import grading as bench_grading
 from benchmarks import models as bench_models
+from benchmarks import peer as bench_peer
 from benchmarks import report as bench_report
 from ds4023.settings import COURSE_ROOT
 
@@ -196,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             "backprop": lambda: bench_backprop(course, reps, 1 if args.quick else 3),
             "notebooks": lambda: bench_notebooks(course, 1 if args.quick else 2),
             "grading": lambda: bench_grading.bench_grading(course, args.quick),
+            "peer": lambda: bench_peer.bench_peer(course, args.quick),
             "dask": lambda: bench_dask.bench_dask(course, args.quick),
         }
         for name, run in sections.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from benchmarks import grading as bench_grading
+from benchmarks import peer as bench_peer
 from benchmarks import report as bench_report
 from benchmarks import run as bench
 
@@ -103,3 +104,34 @@ def test_grading_figures_pair_runs_and_compare_grades():
     assert figures["identical_grades"]
     runs[2][1] = _run(80.0, scores={"a": 0.5})
     assert not bench_grading.grading_figures(runs, {})["identical_grades"]
+
+
+def test_cells_slowdown_is_judged_from_the_time_in_cells(tmp_path):
+    """Are cells run 10 % slower beside another worker than alone a missed target?"""
+    md, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    results = _results(3.0, 100.0, 55.0)
+    results["grading"]["workers"][2]["cells_total"]["median"] = 99.0  # 90 alone
+    bench_report.write(results, md, js)
+    line = _target_line(md.read_text(), "time in cells, all workers / 1 worker")
+    assert line == "| time in cells, all workers / 1 worker | 1.10 x | <= 1.05 x | NO |"
+
+
+def test_peer_section_states_both_graders_and_their_ratio(tmp_path):
+    """Does the page give plain nbgrader's and ds4023's times, and judge their paired ratio?"""
+    md, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    results = _results(3.0, 100.0, 55.0)
+    results["peer"] = bench_peer.peer_figures([130.0, 140.0], [70.0, 70.0], 6, 2, True)
+    bench_report.write(results, md, js)
+    text = md.read_text()
+    assert "| plain nbgrader autograde | 135.000 (130.000 – 140.000) |" in text
+    assert "| ds4023 grade | 70.000 (70.000 – 70.000) |" in text
+    assert "Plain / ds4023: 1.929 (1.857 – 2.000)x (per pair of runs)." in text
+    line = _target_line(text, "plain nbgrader autograde / ds4023 grade, same class")
+    assert line.endswith("| 1.93 x | >= 1.8 x | yes |")
+    results["peer"] = bench_peer.peer_figures([100.0], [70.0], 6, 2, False)
+    bench_report.write(results, md, js)
+    text = md.read_text()
+    assert "kernels NOT sandboxed" in text
+    assert _target_line(text, "plain nbgrader autograde / ds4023 grade, same class").endswith(
+        "| NO |"
+    )

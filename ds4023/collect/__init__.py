@@ -21,6 +21,11 @@ from ds4023.files import GRADING_LOCK, LockHeld, atomic_write_text, hold_lock
 from ds4023.release import ReleaseError, run_nbgrader
 from ds4023.settings import COURSE_ROOT
 
+#: The roster goes into the gradebook only. On the course's hub (``ds4023/hub/config.py``)
+#: nbgrader's JupyterHubAuthPlugin would also put each imported student into the hub's course
+#: group, and it stops the import outright when run outside a hub server (no $JUPYTERHUB_USER),
+#: as ``ds4023 hub exec`` runs it. Students from an LMS download are not the hub's users.
+NO_HUB = "--Authenticator.plugin_class=nbgrader.auth.NoAuthPlugin"
 #: What the LMS said about each collected submission, per assignment (gitignored).
 MANIFEST_DIR = ".lms"
 
@@ -135,7 +140,7 @@ def collect(course_root: Path, lms: str, zip_path: Path, assignment: str) -> Sum
         manifest[student] = {"lms": lms, "entries": [dict(i, entry=e) for e, i in got]}
     with _grading_lock(root):
         try:
-            run_nbgrader(["db", "student", "import", str(root / "roster.csv")], root)
+            run_nbgrader(["db", "student", "import", str(root / "roster.csv"), NO_HUB], root)
         except ReleaseError as err:
             raise CollectError(f"the roster cannot be imported into the gradebook: {err}") from None
         for student in sorted(files):

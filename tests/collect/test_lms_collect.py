@@ -326,3 +326,18 @@ def test_the_collectors_work_under_nbgrader_zip_collect(course, tmp_path):
         course,
     )
     assert (course / "submitted" / "blank" / ASSIGNMENT / NOTEBOOK).read_bytes() == nb("blank")
+
+
+def test_collect_works_in_a_course_configured_for_the_hub(course, tmp_path, monkeypatch):
+    """Does a course whose nbgrader uses JupyterHubAuthPlugin (the hub's) import the roster
+    from a shell outside any hub server, where that plugin needs $JUPYTERHUB_USER?"""
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.delenv("JUPYTERHUB_API_TOKEN", raising=False)
+    config = course / "nbgrader_config.py"
+    plugin = "c.Authenticator.plugin_class = 'nbgrader.auth.JupyterHubAuthPlugin'\n"
+    config.write_text(config.read_text() + plugin)
+    good = write_zip(tmp_path / "good.zip", [(canvas_name(ROW["blank"], 9), nb("blank"))])
+    summary = collect(course, "canvas", good, ASSIGNMENT)
+    assert summary.placed == {"blank": "new"} and summary.exit_code == 0
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "ds4023") as gb:
+        assert sorted(s.id for s in gb.students) == sorted(STUDENTS)

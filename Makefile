@@ -101,12 +101,15 @@ format: setup ## ruff format and ruff check --fix
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: data lint hub-proxy ## set up, lint and run every test (about 25 min on 2 cores)
-	$(PY) -m pytest $(PYTEST_ARGS)
+# Tests run side by side in TEST_WORKERS processes (pytest-xdist): most of the suite waits on
+# kernels, servers and browsers, so three keep two cores busy. TEST_WORKERS=0 runs them in turn.
+TEST_WORKERS ?= 3
+test: data lint hub-proxy ## set up, lint and run every test (about 30 min on 2 cores)
+	$(PY) -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The inner loop: everything but the slow, sandbox, browser and PostgreSQL tests (a few minutes).
 test-fast: data lint ## lint and the quick tests only: no sandbox, browser, PostgreSQL or slow ones (about 2 min)
-	$(PY) -m pytest -m "not slow and not sandbox and not browser and not postgres" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not slow and not sandbox and not browser and not postgres" $(PYTEST_ARGS)
 
 bench: data ## measure speed against the course's limits (docs/benchmarks.md; about 40 min)
 	$(PY) -m benchmarks.run

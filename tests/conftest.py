@@ -63,10 +63,62 @@ TIERS = {
 }
 
 
+#: Modules that share one session's expensive product run in one group, on one xdist worker:
+#: the sample class graded once (tests/helpers/sample_class_course.py) feeds all three.
+SHARED = {
+    "feedback/test_feedback_in_browser.py": "sample class",
+    "feedback/test_sample_class_feedback.py": "sample class",
+    "test_pipeline_sample_class.py": "sample class",
+}
+
+#: The longest groups, longest first (seconds of one worker, measured by `make test
+#: PYTEST_ARGS=--durations=0`): they start first, so that no long group starts last and
+#: leaves the other workers idle (`--no-loadscope-reorder` in pyproject.toml).
+LONGEST = (
+    "corpus/test_hostile_class.py",
+    "sample class",
+    "hub/test_term.py",
+    "notebooks/test_mlp_from_scratch_notebook.py",
+    "notebooks/test_backprop_notebook.py",
+    "export/test_lms_export.py",
+    "test_browser_exchange.py",
+    "sandbox/test_unprivileged.py",
+)
+
+
+def group_of(rel: str) -> str:
+    """The xdist group of a test module (its path under tests/, or its SHARED group)."""
+    return SHARED.get(rel, rel)
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """Mark every test of a module listed in TIERS with that module's markers."""
+    """Mark each test with its module's TIERS markers; put the LONGEST groups first."""
     here = Path(__file__).parent
     for item in items:
         rel = Path(item.fspath).relative_to(here).as_posix()
         for name in TIERS.get(rel, ()):
             item.add_marker(getattr(pytest.mark, name))
+    rank = {group: i for i, group in enumerate(LONGEST)}
+    items.sort(key=lambda item: rank.get(group_of(_module(item.nodeid)), len(LONGEST)))
+
+
+def _module(nodeid: str) -> str:
+    """The test module of a node id, relative to tests/."""
+    return nodeid.split("::", 1)[0].removeprefix("tests/")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist (requirements.txt)
+def pytest_xdist_make_scheduler(config, log):
+    """Under ``pytest -n N`` (make test) hand each group whole to one worker, in collection order.
+
+    xdist's own ``--dist loadgroup`` cannot do it with pytest 9.2 (it renames node ids through
+    an attribute pytest no longer reads), so the scope of a test is its group, computed here.
+    Module- and session-scoped fixtures are then built once per group, as in a serial run.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(_module(nodeid))
+
+    return ByGroup(config, log)

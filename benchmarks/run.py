@@ -250,10 +250,15 @@ def keep_if_skipped(figures: dict, kept: dict | None) -> dict:
 def kept_results(json_path: Path) -> dict | None:
     """The figures of the last run (``--json``), for a run of some sections only; None if none."""
     try:
-        kept = json.loads(json_path.read_text())
+        kept = json.loads(json_path.read_text(), object_hook=_int_keys)
     except (OSError, ValueError):
         return None
     return kept if isinstance(kept, dict) and "packages" in kept else None
+
+
+def _int_keys(d: dict) -> dict:
+    """JSON made the sections' integer keys (workers, class sizes) strings: make them ints."""
+    return {int(k) if k.isdigit() else k: v for k, v in d.items()}
 
 
 if __name__ == "__main__":

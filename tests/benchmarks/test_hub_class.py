@@ -8,6 +8,7 @@ import json
 from benchmarks import hub_class
 from benchmarks import report as bench_report
 from benchmarks import run as bench
+from tests.helpers import COURSE_ROOT
 
 MB = 1024 * 1024
 HUB_LOG = "\n".join(
@@ -164,3 +165,14 @@ def test_report_leaves_the_section_out_when_not_run(tmp_path):
     }
     bench_report.write(results, md, js)
     assert "JupyterHub" not in md.read_text()
+
+
+def test_the_committed_figures_render_the_committed_page(tmp_path):
+    """Does bench.json, read back as ``--only`` reads it, give docs/benchmarks.md unchanged (the
+    sections not rerun keep their page, integer keys such as the workers included)?"""
+    kept = bench.kept_results(COURSE_ROOT / "bench.json")
+    assert kept is not None
+    md, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    bench_report.write(kept, md, js)
+    assert md.read_text() == (COURSE_ROOT / "docs" / "benchmarks.md").read_text()
+    assert js.read_text() == (COURSE_ROOT / "bench.json").read_text()

@@ -142,6 +142,22 @@ def _s(f: dict | None) -> str:
     return "–" if f is None else f"{f['median']:.1f} (max {f['max']:.1f})"
 
 
+def _machine_rows(h: dict) -> list[str]:
+    """Where it ran and what else the machine did meanwhile (older figures lack these)."""
+    if "cores" not in h:
+        return []
+    line = f"Machine: {h['cores']} cores, {h['memory_gb']:.0f} GB of memory."
+    if "other_cpu_s" in h:
+        line += (
+            f" During the class the hub, its servers, the proxy and this benchmark used "
+            f"{h['ours_cpu_s']:.0f} s of CPU and everything else {h['other_cpu_s']:.0f} s, of "
+            f"{h['available_cpu_s']:.0f} s the cores had."
+        )
+    if h.get("note"):
+        line += f" {h['note']}"
+    return [line, ""]
+
+
 def report_rows(h: dict) -> list[str]:
     """The Markdown section of docs/benchmarks.md for these figures."""
     title = "## A class at once on the JupyterHub"
@@ -182,6 +198,7 @@ def report_rows(h: dict) -> list[str]:
         f"| memory of all {mem['servers']} servers, PSS summed (shared pages counted once) | "
         f"{mem['pss_total']:.0f} MB |",
         "",
+        *_machine_rows(h),
         f"Submitted {h['submitted']} of {n}, {h['distinct']} distinct notebooks; collected "
         f"{h['collected']}, byte-identical to what each student's server held when they "
         f"submitted: {h['identical']} of {n}. Nothing lost: "
@@ -374,6 +391,58 @@ def _uids(plan: Plan) -> set[int]:
     return found
 
 
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (every core)."""
+    t = psutil.cpu_times()
+    return sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+def _tree_cpu_s(pids: list[int]) -> float:
+    """CPU seconds of these processes and everything below them (their reaped children too)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            top = psutil.Process(pid)
+            procs = [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            continue
+        for proc in procs:
+            try:
+                t = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
+def _ours_cpu_s(plan: Plan) -> float:
+    """CPU seconds of the hub's processes (servers and services included), the proxy's and
+    this benchmark's."""
+    pids = [os.getpid()]
+    for name in ("hub.pid", "proxy.pid"):
+        try:
+            pids.append(int(plan.path(name).read_text()))
+        except (OSError, ValueError):
+            continue
+    return _tree_cpu_s(pids)
+
+
+def other_cpu(busy: tuple[float, float], ours: tuple[float, float], seconds: float) -> dict:
+    """CPU the rest of the machine used during the class: busy minus ours, and what was there.
+
+    Args:
+        busy: the machine's busy CPU seconds at the class's start and end.
+        ours: the hub's, proxy's and benchmark's CPU seconds at the same two moments.
+        seconds: the class's wall time.
+    """
+    other = max(0.0, (busy[1] - busy[0]) - (ours[1] - ours[0]))
+    return {
+        "other_cpu_s": other,
+        "ours_cpu_s": ours[1] - ours[0],
+        "available_cpu_s": seconds * (os.cpu_count() or 1),
+    }
+
+
 def _running_as(uids: set[int]) -> int:
     """How many live (not zombie) processes run as one of ``uids``."""
     count = 0
@@ -383,13 +452,14 @@ def _running_as(uids: set[int]) -> int:
     return count
 
 
-def bench_hub_class(students: int = STUDENTS, port: int | None = None) -> dict:
+def bench_hub_class(students: int = STUDENTS, port: int | None = None, note: str = "") -> dict:
     """Start the hub, run the class, collect, verify, stop: the section's figures.
 
     Args:
         students: how many students log in at once.
         port: the hub's public port (a free one when None, so a hub already running on 8000
             is left alone).
+        note: what the page should say about the circumstances of this run (other work...).
     """
     reason = cannot_run()
     if reason:
@@ -434,6 +504,7 @@ def bench_hub_class(students: int = STUDENTS, port: int | None = None) -> dict:
                 pool.submit(one_student, plan.url, login, plan.password, i, barrier, t0)
                 for i, login in enumerate(plan.students)
             ]
+            busy, ours = [_busy_cpu_s()], [_ours_cpu_s(plan)]
             t0[0] = time.perf_counter()
             barrier.wait()
             records = [f.result() for f in futures]
@@ -444,6 +515,9 @@ def bench_hub_class(students: int = STUDENTS, port: int | None = None) -> dict:
         _formgrader(teacher, api, "collect")
         timing["collect_s"] = time.perf_counter() - tic
         timing["class_s"] = time.perf_counter() - t0[0]
+        busy.append(_busy_cpu_s())
+        ours.append(_ours_cpu_s(plan))
+        timing.update(other_cpu((busy[0], busy[1]), (ours[0], ours[1]), timing["class_s"]))
         teacher.close()
         collected = collected_sha256(plan)
     finally:
@@ -456,6 +530,9 @@ def bench_hub_class(students: int = STUDENTS, port: int | None = None) -> dict:
         shutil.rmtree(state, ignore_errors=True)
     figures = class_figures(records, collected, memory, hub_log, timing)
     figures["date"] = date.today().isoformat()
+    figures["cores"] = os.cpu_count()
+    figures["memory_gb"] = psutil.virtual_memory().total / 1024**3
+    figures["note"] = note
     figures["seconds"] = time.perf_counter() - began
     figures["records"] = copy.deepcopy(records)
     print(f"  {json.dumps({k: figures[k] for k in ('identical', 'class_s', 'lost')})}", flush=True)
@@ -475,8 +552,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=STUDENTS)
     parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--note", default="", help="a sentence on this run's circumstances")
     args = parser.parse_args(argv)
-    figures = bench_hub_class(args.students, args.port)
+    figures = bench_hub_class(args.students, args.port, args.note)
     print(json.dumps(figures, indent=1))
     return 0 if figures.get("identical") == args.students else 1
 

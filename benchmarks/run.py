@@ -198,6 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("BENCH_ONLY", "").split(),
         help="run just these sections (BENCH_ONLY); the others' figures are kept from --json",
     )
+    parser.add_argument(
+        "--note",
+        default=os.environ.get("BENCH_NOTE", ""),
+        help="a sentence on this run's circumstances, printed with the hub class (BENCH_NOTE)",
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.only + args.skip) - set(SECTIONS))
     if unknown:
@@ -224,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             "grading": lambda: bench_grading.bench_grading(course, args.quick),
             "peer": lambda: bench_peer.bench_peer(course, args.quick),
             "dask": lambda: bench_dask.bench_dask(course, args.quick),
-            "hub_class": lambda: bench_hub_class.bench_hub_class(),
+            "hub_class": lambda: bench_hub_class.bench_hub_class(note=args.note),
         }
         assert tuple(sections) == SECTIONS
         for name, run in sections.items():

@@ -141,7 +141,7 @@ def test_only_one_section_keeps_the_others_figures(monkeypatch, tmp_path):
     }
     js.write_text(json.dumps(previous))
     measured = _figures({"s1": "a", "s2": "b", "s3": "c"})
-    monkeypatch.setattr(bench.bench_hub_class, "bench_hub_class", lambda: measured)
+    monkeypatch.setattr(bench.bench_hub_class, "bench_hub_class", lambda note: measured)
     monkeypatch.setattr(bench, "scratch_course", lambda root: root)
     assert bench.main(["--only", "hub_class", "--out", str(md), "--json", str(js)]) == 0
     text = md.read_text()
@@ -176,3 +176,26 @@ def test_the_committed_figures_render_the_committed_page(tmp_path):
     bench_report.write(kept, md, js)
     assert md.read_text() == (COURSE_ROOT / "docs" / "benchmarks.md").read_text()
     assert js.read_text() == (COURSE_ROOT / "bench.json").read_text()
+
+
+def test_other_work_on_the_machine_is_the_busy_cpu_not_ours(monkeypatch):
+    """Is the rest of the machine's CPU the busy time minus ours, never below 0, and said?"""
+    monkeypatch.setattr(hub_class.os, "cpu_count", lambda: 2)
+    got = hub_class.other_cpu((1000.0, 1150.0), (10.0, 150.0), 100.0)
+    assert got == {"other_cpu_s": 10.0, "ours_cpu_s": 140.0, "available_cpu_s": 200.0}
+    assert hub_class.other_cpu((0.0, 100.0), (0.0, 101.0), 60.0)["other_cpu_s"] == 0.0
+    figures = {**_figures({"s1": "a", "s2": "b", "s3": "c"}), **got}
+    figures.update(cores=2, memory_gb=23.5, note="Other jobs waited for the machine.")
+    text = "\n".join(hub_class.report_rows(figures))
+    assert (
+        "Machine: 2 cores, 24 GB of memory. During the class the hub, its servers, the proxy and "
+        "this benchmark used 140 s of CPU and everything else 10 s, of 200 s the cores had. "
+        "Other jobs waited for the machine." in text
+    )
+
+
+def test_cpu_of_a_process_tree_counts_this_process():
+    """Does the tree's CPU include this very process (it has run the tests so far)?"""
+    assert hub_class._tree_cpu_s([hub_class.os.getpid()]) > 0
+    assert hub_class._busy_cpu_s() > hub_class._tree_cpu_s([hub_class.os.getpid()])
+    assert hub_class._tree_cpu_s([2**22 + 12345]) == 0.0  # no such process

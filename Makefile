@@ -110,7 +110,7 @@ test-fast: data lint ## lint and the quick tests only: no sandbox, browser, Post
 
 # BENCH_ARGS="--only hub_class" runs one section (the others' figures are kept from bench.json);
 # hub_class (30 students at once on the hub) needs root and is skipped, saying so, without it.
-bench: data hub-proxy ## measure speed against the course's limits (docs/benchmarks.md; about 45 min) [BENCH_ARGS=...]
+bench: data hub-proxy ## measure speed against the course's limits (docs/benchmarks.md; about 40 min) [BENCH_ARGS=...]
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 # Not `release`: regenerating release/ would wipe a student's work there. Kernels pick

@@ -122,6 +122,7 @@ def class_figures(
         "lost": lost,
         "altered": altered,
         "errors": {r["login"]: r["error"] for r in records if "error" in r},
+        "dropped": sum(r.get("dropped", 0) for r in records),
         "spawn_s": fig([r["spawn_s"] for r in ok]),
         "hub_spawn_s": fig([s for login, s in hub_spawn.items() if login in logins]),
         "work_s": fig([r["work_s"] for r in ok]),
@@ -212,6 +213,11 @@ def report_rows(h: dict) -> list[str]:
         f"submitted: {h['identical']} of {n}. Nothing lost: "
         f"{'yes' if nothing_lost else 'NO'}.",
     ]
+    if h.get("dropped"):
+        rows[-1] += (
+            f" Connections dropped while students waited for their servers, polled again as the "
+            f"spawn-pending page does: {h['dropped']}."
+        )
     problems = [f"lost: {', '.join(h['lost'])}"] if h["lost"] else []
     problems += [f"altered: {', '.join(h['altered'])}"] if h["altered"] else []
     problems += [f"{login} failed: {why}" for login, why in sorted(h["errors"].items())]
@@ -248,12 +254,18 @@ def log_in(session: requests.Session, url: str, user: str, password: str, next_u
     return reply
 
 
-def wait_for_server(session: requests.Session, url: str, user: str) -> None:
-    """Open the user's JupyterLab until it answers from their server (not the hub's page)."""
+def wait_for_server(session: requests.Session, url: str, user: str, dropped: list) -> None:
+    """Open the user's JupyterLab until it answers from their server (not the hub's page);
+    ``dropped[0]`` counts connections dropped meanwhile (polled again, as a browser would)."""
     lab = f"{url}user/{user}/lab"
     deadline = time.monotonic() + SPAWN_DEADLINE_S
     while time.monotonic() < deadline:
-        reply = session.get(lab, timeout=REQUEST_TIMEOUT_S)
+        try:
+            reply = session.get(lab, timeout=REQUEST_TIMEOUT_S)
+        except requests.ConnectionError:
+            # the spawn-pending page's event stream reconnects when a connection drops
+            dropped[0] += 1
+            continue
         if reply.status_code == 200 and urlsplit(reply.url).path.startswith(f"/user/{user}/"):
             return
         time.sleep(0.5)  # the hub's spawn-pending page: the server is still starting
@@ -292,12 +304,16 @@ def one_student(
     """One student's afternoon, in their own session; figures, or the error that stopped it."""
     session = requests.Session()
     record: dict = {"login": login}
+    dropped = [0]
+    step = "log in"
     try:
         start.wait()
         clicked = time.perf_counter()
         log_in(session, url, login, password)
-        wait_for_server(session, url, login)
+        step = "wait for the server"
+        wait_for_server(session, url, login, dropped)
         ready = time.perf_counter()
+        step = "list, fetch, save, submit"
         base = f"{url}user/{login}/"
         query = {"course_id": COURSE_ID}
         listed = session.get(f"{base}assignments", params=query, timeout=REQUEST_TIMEOUT_S)
@@ -326,9 +342,10 @@ def one_student(
             marker=nb.metadata["ds4023_hub_bench"]["nonce"],
         )
     except Exception as err:  # noqa: BLE001 - one student's failure is a figure, not the end
-        record["error"] = f"{type(err).__name__}: {str(err)[:300]}"
+        record["error"] = f"{step}: {type(err).__name__}: {str(err)[:300]}"
     finally:
         session.close()
+    record["dropped"] = dropped[0]
     return record
 
 
@@ -369,7 +386,7 @@ def instructor_session(plan: Plan) -> tuple[requests.Session, str, float]:
     session = requests.Session()
     clicked = time.perf_counter()
     log_in(session, plan.url, plan.instructor, plan.password)
-    wait_for_server(session, plan.url, plan.instructor)
+    wait_for_server(session, plan.url, plan.instructor, [0])
     alone = time.perf_counter() - clicked
     formgrader = f"{plan.url}services/{COURSE_ID}/formgrader"
     session.get(f"{formgrader}/manage_assignments", timeout=60).raise_for_status()
@@ -410,19 +427,20 @@ def _busy_cpu_s() -> float:
 
 def _tree_cpu_s(pids: list[int]) -> float:
     """CPU seconds of these processes and everything below them (their reaped children too)."""
-    total = 0.0
-    for pid in pids:
+    procs: dict[int, psutil.Process] = {}
+    for pid in pids:  # the trees may nest (the hub and proxy are this process's children)
         try:
             top = psutil.Process(pid)
-            procs = [top, *top.children(recursive=True)]
+            procs.update((p.pid, p) for p in [top, *top.children(recursive=True)])
         except psutil.NoSuchProcess:
             continue
-        for proc in procs:
-            try:
-                t = proc.cpu_times()
-            except psutil.NoSuchProcess:
-                continue
-            total += t.user + t.system + t.children_user + t.children_system
+    total = 0.0
+    for proc in procs.values():
+        try:
+            t = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
     return total
 
 

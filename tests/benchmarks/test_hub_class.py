@@ -32,8 +32,15 @@ TIMING = {
 }
 
 
-def _student(login: str, spawn: float, sha: str) -> dict:
-    return {"login": login, "spawn_s": spawn, "work_s": 2.0, "done_s": spawn + 2.0, "sha256": sha}
+def _student(login: str, spawn: float, sha: str, dropped: int = 0) -> dict:
+    return {
+        "login": login,
+        "spawn_s": spawn,
+        "work_s": 2.0,
+        "done_s": spawn + 2.0,
+        "sha256": sha,
+        "dropped": dropped,
+    }
 
 
 def _figures(collected: dict, records: list[dict] | None = None) -> dict:
@@ -86,6 +93,7 @@ def test_lost_altered_and_failed_students_are_named():
     assert figures["submitted"] == 2 and figures["identical"] == 0
     assert figures["lost"] == ["s1", "s3"] and figures["altered"] == ["s2"]
     assert figures["errors"] == {"s3": "RuntimeError: s3's server did not answer within 600 s"}
+    assert figures["dropped"] == 0
     assert figures["memory_mb"]["servers"] == 2
     text = "\n".join(hub_class.report_rows(figures))
     assert "Nothing lost: NO." in text
@@ -199,8 +207,23 @@ def test_other_work_on_the_machine_is_the_busy_cpu_not_ours(monkeypatch):
     )
 
 
-def test_cpu_of_a_process_tree_counts_this_process():
-    """Does the tree's CPU include this very process (it has run the tests so far)?"""
-    assert hub_class._tree_cpu_s([hub_class.os.getpid()]) > 0
+def test_cpu_of_a_process_tree_counts_this_process_once():
+    """Does the tree's CPU include this very process (it has run the tests so far), once even
+    when named twice or inside another tree named?"""
+    me = hub_class.os.getpid()
+    assert hub_class._tree_cpu_s([me]) > 0
+    parent = hub_class.os.getppid()
+    assert hub_class._tree_cpu_s([parent, me]) < hub_class._tree_cpu_s([parent]) + 0.5
+    assert hub_class._tree_cpu_s([me, me]) < 1.5 * hub_class._tree_cpu_s([me])
     assert hub_class._busy_cpu_s() > hub_class._tree_cpu_s([hub_class.os.getpid()])
     assert hub_class._tree_cpu_s([2**22 + 12345]) == 0.0  # no such process
+
+
+def test_connections_dropped_while_waiting_are_counted_and_said():
+    """A connection dropped while a student waited for the server is polled again and said."""
+    records = [_student("s1", 5.0, "a", dropped=2), _student("s2", 7.0, "b", dropped=1)]
+    figures = _figures({"s1": "a", "s2": "b"}, records)
+    assert figures["dropped"] == 3 and figures["identical"] == 2
+    text = "\n".join(hub_class.report_rows(figures))
+    assert "Nothing lost: yes. Connections dropped while students waited for their servers" in text
+    assert "spawn-pending page does: 3." in text

@@ -230,6 +230,10 @@ def write(results: dict, md_path: Path, json_path: Path) -> None:
         lines += [*report_rows(results["dask"], results.get("grading")), ""]
     if "peer" in results:
         lines += [*_peer_rows(results["peer"]), ""]
+    if "hub_class" in results:
+        from benchmarks.hub_class import report_rows as hub_rows
+
+        lines += [*hub_rows(results["hub_class"]), ""]
     for path, text in ((md_path, "\n".join(lines)), (json_path, json.dumps(results, indent=2))):
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.partial")

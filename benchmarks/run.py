@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -21,12 +22,24 @@ from scipy.optimize import minimize
 
 from benchmarks import dask_grading as bench_dask
 from benchmarks import grading as bench_grading
+from benchmarks import hub_class as bench_hub_class
 from benchmarks import models as bench_models
 from benchmarks import peer as bench_peer
 from benchmarks import report as bench_report
 from ds4023.settings import COURSE_ROOT
 
 PACKAGES = ("numpy", "scipy", "nbgrader", "jupyterlab", "scikit-learn", "dask", "distributed")
+#: The sections of a run, in order; ``--skip`` leaves some out, ``--only`` runs just some.
+SECTIONS = (
+    "data_build",
+    "setup_noop",
+    "backprop",
+    "notebooks",
+    "grading",
+    "peer",
+    "dask",
+    "hub_class",
+)
 
 
 def measure(fn: Callable[[], object], reps: int) -> dict:
@@ -179,7 +192,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=COURSE_ROOT / "docs" / "benchmarks.md")
     parser.add_argument("--json", type=Path, default=COURSE_ROOT / "bench.json")
     parser.add_argument("--skip", nargs="*", default=[], help="sections to leave out")
+    parser.add_argument(
+        "--only",
+        nargs="*",
+        default=os.environ.get("BENCH_ONLY", "").split(),
+        help="run just these sections (BENCH_ONLY); the others' figures are kept from --json",
+    )
+    parser.add_argument(
+        "--note",
+        default=os.environ.get("BENCH_NOTE", ""),
+        help="a sentence on this run's circumstances, printed with the hub class (BENCH_NOTE)",
+    )
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.only + args.skip) - set(SECTIONS))
+    if unknown:
+        parser.error(f"no section {', '.join(unknown)} (sections: {', '.join(SECTIONS)})")
     reps = 3 if args.quick else 5
     results: dict = {
         "date": date.today().isoformat(),
@@ -188,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": platform.machine(),
         "packages": {p: metadata.version(p) for p in PACKAGES},
     }
+    if args.only:
+        # the page's header (date, versions, the whole run's time) stays the full run's
+        results = kept_results(args.json) or results
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ds4023-bench-") as tmp:
         course = scratch_course(Path(tmp) / "course")
@@ -199,17 +229,41 @@ def main(argv: list[str] | None = None) -> int:
             "grading": lambda: bench_grading.bench_grading(course, args.quick),
             "peer": lambda: bench_peer.bench_peer(course, args.quick),
             "dask": lambda: bench_dask.bench_dask(course, args.quick),
+            "hub_class": lambda: bench_hub_class.bench_hub_class(note=args.note),
         }
+        assert tuple(sections) == SECTIONS
         for name, run in sections.items():
-            if name in args.skip:
+            if name in args.skip or (args.only and name not in args.only):
                 continue
             print(f"== {name}", flush=True)
-            results[name] = run()
+            results[name] = keep_if_skipped(run(), (kept_results(args.json) or {}).get(name))
             # written after every section, so a failure later loses only its own section
-            results["seconds"] = time.perf_counter() - started
+            if not args.only:
+                results["seconds"] = time.perf_counter() - started
             bench_report.write(results, args.out, args.json)
-    print(f"wrote {args.out} and {args.json} in {results['seconds']:.0f} s")
+    print(f"wrote {args.out} and {args.json} in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def keep_if_skipped(figures: dict, kept: dict | None) -> dict:
+    """A section this machine cannot run keeps its last measured figures, saying why."""
+    if "skipped" in figures and kept and "skipped" not in kept:
+        return {**kept, "kept": figures["skipped"]}
+    return figures
+
+
+def kept_results(json_path: Path) -> dict | None:
+    """The figures of the last run (``--json``), for a run of some sections only; None if none."""
+    try:
+        kept = json.loads(json_path.read_text(), object_hook=_int_keys)
+    except (OSError, ValueError):
+        return None
+    return kept if isinstance(kept, dict) and "packages" in kept else None
+
+
+def _int_keys(d: dict) -> dict:
+    """JSON made the sections' integer keys (workers, class sizes) strings: make them ints."""
+    return {int(k) if k.isdigit() else k: v for k, v in d.items()}
 
 
 if __name__ == "__main__":

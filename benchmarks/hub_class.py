@@ -368,16 +368,12 @@ def server_memory(plan: Plan) -> dict[str, dict]:
 
 
 def wait_for_formgrader(plan: Plan) -> None:
-    """Wait until the proxy routes the formgrader service (the hub's API answers earlier)."""
+    """Wait until the proxy routes the formgrader service (``hub start`` waits for it too)."""
     deadline = time.monotonic() + SPAWN_DEADLINE_S
-    while time.monotonic() < deadline:
-        reply = requests.get(
-            f"{plan.url}services/{COURSE_ID}/formgrader/", allow_redirects=False, timeout=30
-        )
-        if not urlsplit(reply.headers.get("location", "")).path.startswith("/hub/services/"):
-            return
-        time.sleep(0.5)  # no route yet: the hub redirects to its own services page
-    raise RuntimeError(f"the formgrader was not routed within {SPAWN_DEADLINE_S} s")
+    while not hub_run.formgrader_routed(plan):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the formgrader was not routed within {SPAWN_DEADLINE_S} s")
+        time.sleep(0.5)
 
 
 def instructor_session(plan: Plan) -> tuple[requests.Session, str, float]:

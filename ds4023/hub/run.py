@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -111,20 +113,48 @@ def start(plan: Plan) -> None:
 
 
 def _wait_for(plan: Plan, proc: subprocess.Popen) -> None:
+    """Wait until the hub's API answers and the proxy routes the formgrader (the banner's
+    link works when it is printed; the route comes some seconds after the API)."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = plan.path("logs/hub.log").read_text(errors="replace").splitlines()[-5:]
             stop(plan)
             raise HubError(f"the hub exited with {proc.returncode}: {' | '.join(tail)}")
-        try:
-            with urllib.request.urlopen(f"{plan.url}hub/api/", timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)  # polling the hub's API through the proxy
+        if _answers(f"{plan.url}hub/api/") and formgrader_routed(plan):
+            return
+        time.sleep(0.5)  # polling through the proxy
     stop(plan)
     raise HubError(f"the hub did not answer within {START_TIMEOUT_S} s: see {plan.root}/logs")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect is an answer to look at, not to follow
+
+
+def formgrader_routed(plan: Plan) -> bool:
+    """Whether the proxy sends the formgrader's URL to the service yet.
+
+    Until it does, the hub answers in its place with a redirect to its own page of the service.
+    """
+    url = f"{plan.url}services/{COURSE_ID}/formgrader/"
+    try:
+        urllib.request.build_opener(_NoRedirect).open(url, timeout=2).close()
+        return True
+    except urllib.error.HTTPError as reply:
+        target = urllib.parse.urlsplit(reply.headers.get("location") or "").path
+        return 300 <= reply.code < 400 and not target.startswith("/hub/services/")
+    except OSError:
+        return False
 
 
 def _terminate(pid: int) -> None:

@@ -181,7 +181,7 @@ def report_rows(h: dict) -> list[str]:
         "",
         "| figure | measured |",
         "| --- | --- |",
-        f"| hub start (users, course copy, proxy, hub), until its API answers | "
+        f"| hub start (users, course copy, proxy, hub), until its API and the formgrader answer | "
         f"{h['hub_start_s']:.1f} s |",
         f"| until the formgrader answers through the proxy | {h['formgrader_s']:.1f} s |",
         *(

@@ -142,11 +142,11 @@ LARGER = "the hidden test's record is larger than the grader reads"
 
 def test_a_flood_of_large_messages_waits_in_the_grader_within_bounds(tmp_path):
     """4 GB in 20 MB messages, sent on iopub faster than the grader reads and into the stdin
-    channel nbclient never reads: are both tests graded and does the grader grow by less than
-    twice its 128 MiB queue and a message (it grew by 3.2 GiB: ZMQ queued them all)?"""
+    channel nbclient never reads: are both tests graded and does the grader grow by well under
+    a gigabyte (its 128 MiB queue, stand-ins, the message being read; ZMQ queued them all)?"""
     got = measured(tmp_path, "flood")
     assert got["reasons"] == {"t1": "", "t2": ""}
-    assert got["growth_mib"] < 2 * 128 + 2 * 48 + 100, got
+    assert got["growth_mib"] < 1024, got
 
 
 def test_a_300_mb_record_is_refused_for_its_test_and_read_no_further(tmp_path):

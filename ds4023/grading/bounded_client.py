@@ -23,6 +23,15 @@ fails the whole notebook). :class:`BoundedKernelClient` is jupyter_client's
   of stdout. A message whose routing cannot be read is handed on addressed to no request, so
   nbclient skips it.
 
+What waits to be read is bounded too. ZMQ queues a channel's messages in the grader's memory
+as fast as the kernel sends them, counted in messages, not bytes: a kernel that sends 40 MB
+messages faster than the grader reads them (the same buffer again and again costs it
+nothing) made the grader hold gigabytes. Each channel the grader reads (shell, iopub) is
+therefore taken from ZMQ as it arrives by a thread of its own (:class:`Drain`), which lets at
+most :data:`QUEUE_BYTES` wait; past that a message becomes a stand-in (:func:`unread`) made of
+its small routing frames, and a flood even of those is dropped once twice that waits. The
+stdin and control channels, which nbclient never reads, are not opened.
+
 ZMQ's own limit (``zmq.MAXMSGSIZE``) is not used: libzmq drops the connection of a peer that
 exceeds it and does not reconnect after that protocol error, so the reply, and every later
 message on that channel, would be lost and the grader would wait out each cell's time limit.
@@ -30,9 +39,12 @@ message on that channel, would be lost and the grader would wait out each cell's
 
 from __future__ import annotations
 
+import threading
 import typing as t
+import uuid
 
 import zmq
+import zmq.asyncio
 from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.session import DELIM, Session
@@ -56,6 +68,18 @@ UNREAD = "ds4023_unread"
 #: displaying 2000 outputs overflows when the grader is slow). Outputs past a cell's 1000 kept
 #: are dropped as they are read.
 IOPUB_QUEUE = 50_000
+#: Most bytes of a channel's messages waiting for the grader to read them (what waits for a
+#: slow grader beyond the cell's 2 MiB of output kept is dropped anyway). A message that
+#: arrives when it would not fit becomes a stand-in saying so; a :data:`SMALL_MESSAGE` (a
+#: status, a short output) is still passed on whole until twice this waits.
+QUEUE_BYTES = 128 * 2**20
+#: What one waiting message counts beyond its frames (ZMQ's and Python's bookkeeping).
+MESSAGE_OVERHEAD = 1024
+#: A message this small is passed on whole past :data:`QUEUE_BYTES` (see there).
+SMALL_MESSAGE = 4096
+#: Frames up to this size are copied when passed on, so that none of them keeps alive the
+#: larger buffer ZMQ received it in.
+COPY_BELOW = 2**16
 
 
 def too_deep(value, limit: int = MAX_MESSAGE_DEPTH) -> bool:
@@ -83,8 +107,8 @@ def unread(session: Session, parts: list, why: dict) -> dict:
         session: the channel's session (it unpacks the small header frames).
         parts: the message's frames after the identities: signature, header, parent
             header, metadata, content, buffers (``bytes`` or ``zmq.Frame``).
-        why: ``{"reason": "large", "bytes": n}``, ``{"reason": "items", "items": n}`` or
-            ``{"reason": "deep"}``.
+        why: ``{"reason": "large", "bytes": n}``, ``{"reason": "queue", "bytes": n}``,
+            ``{"reason": "items", "items": n}`` or ``{"reason": "deep"}``.
 
     Returns:
         A message as jupyter_client's ``Session.deserialize`` returns one. Its signature is not
@@ -97,6 +121,11 @@ def unread(session: Session, parts: list, why: dict) -> dict:
     kind = str(header.get("msg_type", ""))
     if why["reason"] == "large":
         text = f"a message of {why['bytes']} bytes, more than the {MAX_MESSAGE_BYTES} it reads"
+    elif why["reason"] == "queue":
+        text = (
+            f"a message of {why['bytes']} bytes that came while more than {QUEUE_BYTES} bytes "
+            "waited to be read"
+        )
     elif why["reason"] == "items":
         text = f"a message of {why['items']} JSON items, more than the {MAX_MESSAGE_ITEMS} it reads"
     else:
@@ -173,13 +202,131 @@ def _is(frame) -> bool:
     return (frame if isinstance(frame, bytes) else frame.bytes) == DELIM
 
 
+def _routing(frames: list) -> list | None:
+    """The frames from the delimiter to the parent header, if they are small; else None."""
+    index = next((i for i, f in enumerate(frames) if len(f) == len(DELIM) and _is(f)), None)
+    if index is None:
+        return None
+    routing = frames[index : index + 4]
+    return routing if all(len(f) <= SMALL_MESSAGE for f in routing) else None
+
+
+class DrainedSocket(zmq.asyncio.Socket):
+    """The grader's end of a :class:`Drain`: what the channel reads and sends through."""
+
+    drain: Drain | None = None
+
+
+class Drain:
+    """Takes a channel's messages from ZMQ as they arrive, letting a bounded amount wait.
+
+    A thread owns the socket connected to the kernel and passes each message it receives on
+    to :attr:`outer` (an in-process pair the channel reads), preceded by a frame that says
+    what it counts and whether it is a stand-in; what the channel sends goes the other way
+    unchanged. :meth:`release` (called as the channel reads) gives the counted bytes back.
+    """
+
+    def __init__(self, context: zmq.asyncio.Context, real: zmq.Socket) -> None:
+        self.real = real
+        address = f"inproc://ds4023-drain-{uuid.uuid4().hex}"
+        self.inner = zmq.Context.shadow(context.underlying).socket(zmq.PAIR)
+        self.outer = context.socket(zmq.PAIR, socket_class=DrainedSocket)
+        for sock in (self.inner, self.outer):
+            sock.sndhwm = sock.rcvhwm = 0  # bounded by bytes, below
+            sock.linger = 0
+        self.inner.bind(address)
+        self.outer.connect(address)
+        self.outer.drain = self
+        self.waiting = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ds4023-drain", daemon=True)
+        self._thread.start()
+
+    def release(self, cost: int) -> None:
+        with self._lock:
+            self.waiting -= cost
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.real, zmq.POLLIN)
+        poller.register(self.inner, zmq.POLLIN)
+        try:
+            while not self._stopping.is_set():
+                ready = dict(poller.poll(50))
+                if self.inner in ready:
+                    self._send_out()
+                if self.real in ready:
+                    for _ in range(1000):  # then look at what the grader sends again
+                        try:
+                            frames = self.real.recv_multipart(zmq.NOBLOCK, copy=False)
+                        except zmq.Again:
+                            break
+                        self._pass_on(frames)
+        except zmq.ContextTerminated:
+            pass
+        finally:
+            self.real.close(linger=0)
+            self.inner.close(linger=0)
+
+    def _send_out(self) -> None:
+        while True:
+            try:
+                frames = self.inner.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self.real.send_multipart(frames, copy=False)
+
+    def _pass_on(self, frames: list) -> None:
+        size = sum(len(f) for f in frames)
+        cost = size + MESSAGE_OVERHEAD
+        reason = "large" if size > MAX_MESSAGE_BYTES else "queue"
+        with self._lock:
+            fits = self.waiting + cost <= QUEUE_BYTES
+            small = size <= SMALL_MESSAGE and self.waiting + cost <= 2 * QUEUE_BYTES
+            if size <= MAX_MESSAGE_BYTES and (fits or small):
+                out, note = frames, b"-"
+            else:
+                out = _routing(frames)
+                if out is None:
+                    return  # nothing to route it by: dropped
+                cost = sum(len(f) for f in out) + MESSAGE_OVERHEAD
+                if self.waiting + cost > 2 * QUEUE_BYTES:
+                    return  # a flood of stand-ins: dropped
+                note = f"{reason} {size}".encode()
+            self.waiting += cost
+        out = [f.bytes if len(f) < COPY_BELOW else f for f in out]
+        self.inner.send_multipart([f"{cost} ".encode() + note, *out], copy=False)
+
+
 class BoundedChannel(AsyncZMQSocketChannel):
     """jupyter_client's asyncio channel, reading each message within bounds."""
 
     async def _recv(self, **kwargs: t.Any) -> dict[str, t.Any]:
         assert self.socket is not None
         frames = await self.socket.recv_multipart(copy=False, **kwargs)
-        return read_message(self.session, frames)
+        drain = getattr(self.socket, "drain", None)
+        if drain is None:
+            return read_message(self.session, frames)
+        cost, note = frames[0].bytes.split(b" ", 1)
+        drain.release(int(cost))
+        if note == b"-":
+            return read_message(self.session, frames[1:])
+        reason, size = note.decode().split()
+        routing = [f.bytes for f in frames[2:]]  # after the delimiter
+        return unread(self.session, routing, {"reason": reason, "bytes": int(size)})
+
+    def close(self) -> None:
+        drain = getattr(self.socket, "drain", None)
+        if drain is not None:
+            drain.stop()
+        super().close()
+
+    stop = close
 
 
 class BoundedKernelClient(AsyncKernelClient):
@@ -190,24 +337,46 @@ class BoundedKernelClient(AsyncKernelClient):
     stdin_channel_class = Type(BoundedChannel)
     control_channel_class = Type(BoundedChannel)
 
-    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
-        """The iopub socket as jupyter_client makes it, queueing :data:`IOPUB_QUEUE` messages.
+    def start_channels(self, shell=True, iopub=True, stdin=True, hb=True, control=True) -> None:
+        """Start the channels nbclient reads: shell, iopub, heartbeat.
 
-        ZMQ drops what a publisher sends past both ends' high-water marks (1000 messages each
-        by default). When the grader reads more slowly than a kernel prints (two workers on a
-        loaded machine, a cell displaying thousands of outputs), the kernel's closing ``idle``
-        status was dropped, nbclient waited for it in vain and every later test of the
-        notebook scored 0. The mark must be set before the socket connects.
+        nbclient never reads stdin (``input()`` is not answered) or the client's control
+        channel, so whatever a kernel sends there would wait in the grader's memory for good:
+        they are not opened.
         """
-        sock = self.context.socket(zmq.SUB)
-        sock.rcvhwm = IOPUB_QUEUE
+        super().start_channels(shell=shell, iopub=iopub, stdin=False, hb=hb, control=False)
+
+    def _drained(self, channel: str, identity: bytes | None, **options) -> DrainedSocket:
+        """A socket connected to the kernel's ``channel`` as jupyter_client connects one,
+        read by a :class:`Drain`; ``options`` are set before it connects."""
+        kind = zmq.SUB if channel == "iopub" else zmq.DEALER
+        sock = zmq.Context.shadow(self.context.underlying).socket(kind)
         sock.linger = 1000
+        for name, value in options.items():
+            setattr(sock, name, value)
         if identity:
             sock.identity = identity
         if getattr(self, "curve_publickey", None) is not None:
             sock.curve_secretkey = self.curve_secretkey
             sock.curve_publickey = self.curve_publickey
             sock.curve_serverkey = self.curve_publickey
-        sock.connect(self._make_url("iopub"))
-        sock.setsockopt(zmq.SUBSCRIBE, b"")
-        return sock
+        sock.connect(self._make_url(channel))
+        if kind == zmq.SUB:
+            sock.setsockopt(zmq.SUBSCRIBE, b"")
+        return Drain(self.context, sock).outer
+
+    def connect_shell(self, identity: bytes | None = None) -> zmq.Socket:
+        """The shell socket, read by a :class:`Drain`."""
+        return self._drained("shell", identity)
+
+    def connect_iopub(self, identity: bytes | None = None) -> zmq.Socket:
+        """The iopub socket, read by a :class:`Drain`, queueing :data:`IOPUB_QUEUE` messages.
+
+        ZMQ drops what a publisher sends past both ends' high-water marks (1000 messages each
+        by default). When the grader reads more slowly than a kernel prints (two workers on a
+        loaded machine, a cell displaying thousands of outputs), the kernel's closing ``idle``
+        status was dropped, nbclient waited for it in vain and every later test of the
+        notebook scored 0. The mark must be set before the socket connects; with the drain
+        reading promptly, what waits is bounded by :data:`QUEUE_BYTES` instead.
+        """
+        return self._drained("iopub", identity, rcvhwm=IOPUB_QUEUE)

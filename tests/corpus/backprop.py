@@ -130,6 +130,36 @@ _HUGE_RECORD = _NEXT_PROBE_REPLY.format('obj = {**obj, "pad": "x" * 300_000_000}
 _DEEP_RECORD = _NEXT_PROBE_REPLY.format(
     'return b\'{"status": "ok", "user_expressions": {"r": \' + b"[" * 10**5 + b"]" * 10**5 + b"}}"'
 )
+# 1 GB of signed 20 MB stream messages on iopub, each signed from the hash of a common prefix
+# and sent without a copy (far faster than the grader reads them), then 1 GB into the stdin
+# channel, which the grader never reads: all of it once waited in the grader's memory.
+_MESSAGE_FLOOD = """
+_k = get_ipython().kernel
+_head = _k.session.pack(_k.session.msg("stream", {}, parent=_k.get_parent())["header"])
+_par = _k.session.pack(_k.get_parent()["header"])
+_prefix = b'{"name": "stdout", "text": "' + b"x" * 20_000_000
+_signer = _k.session.auth.copy()
+for _part in (_head, _par, b"{}", _prefix):
+    _signer.update(_part)
+_done = threading.Event()
+
+
+def _send():
+    for _i in range(50):
+        _h = _signer.copy()
+        _h.update(b'%d"}' % _i)
+        _frames = [b"<IDS|MSG>", _h.hexdigest().encode(), _head, _par, b"{}"]
+        _k.iopub_thread.socket.send_multipart(
+            [b"stream", *_frames, _prefix + b'%d"}' % _i], copy=False
+        )
+    _done.set()
+
+
+_k.iopub_thread.schedule(_send)
+_done.wait()
+for _i in range(50):
+    _k.stdin_socket.send_multipart([*_k._parent_ident["shell"], _prefix], copy=False)
+"""
 _DISPLAY_FLOOD = "for _i in range(2_000):  # two thousand tiny outputs\n    display(_i)\n"
 _SYS_EXIT = _plot_image('    sys.exit("done drawing")\n', "import sys\n\n\n")
 _OS_EXIT = _plot_image("    os._exit(1)\n", "import os\n\n\n")
@@ -607,6 +637,14 @@ HOSTILE: tuple[Hostile, ...] = (
         "the one-hot cell displays 2000 tiny outputs",
         changes=(Append("onehot_code", _DISPLAY_FLOOD),),
         output="more than 1000 outputs",
+    ),
+    Hostile(
+        "message_flood",
+        "resource",
+        "the sigmoid cell sends 1 GB of signed 20 MB outputs faster than the grader reads, "
+        "and 1 GB into the stdin channel",
+        changes=(Append("sigmoid_code", "import threading\n" + _MESSAGE_FLOOD),),
+        output="truncated",
     ),
     Hostile(
         "sys_exit",

@@ -20,6 +20,7 @@ from ds4023.grading.bounded_client import (
     UNREAD,
     BoundedChannel,
     BoundedKernelClient,
+    Drain,
     read_message,
     too_deep,
 )
@@ -216,6 +217,49 @@ def test_the_channel_reads_through_real_sockets_within_bounds(monkeypatch):
     got = asyncio.run(main())
     assert [g["content"]["text"] for g in (got[0], got[2])] == ["small", "after"]
     assert got[1]["content"][UNREAD]["reason"] == "large"
+
+
+def test_what_waits_unread_is_bounded_in_bytes_and_the_status_still_comes(monkeypatch):
+    """100 messages of 1 MB published while nobody reads, then a status: does at most twice
+    the queue's bytes wait, do the messages past it become stand-ins that say so, does the
+    status still arrive whole, and is everything given back once read?"""
+    monkeypatch.setattr(bounded_client, "QUEUE_BYTES", 10 * 2**20)
+
+    async def main():
+        ctx = zmq.asyncio.Context()
+        kernel = ctx.socket(zmq.PUB)
+        port = kernel.bind_to_random_port("tcp://127.0.0.1")
+        sub = zmq.Context.shadow(ctx.underlying).socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(f"tcp://127.0.0.1:{port}")
+        drain = Drain(ctx, sub)
+        channel = BoundedChannel(drain.outer, Session(key=KEY))
+        await asyncio.sleep(0.5)  # the subscription reaches the publisher
+        for i in range(100):
+            text = f"{i:03d}" + "b" * 1_000_000
+            await kernel.send_multipart(frames("stream", {"name": "stdout", "text": text}))
+        await kernel.send_multipart(frames("status", {"execution_state": "idle"}))
+        got, most, still = [], -1, 0
+        while still < 5:  # until nothing more arrives (nobody reads: it only grows)
+            await asyncio.sleep(0.05)
+            still, most = (still + 1 if drain.waiting == most else 0), drain.waiting
+        while not got or got[-1]["msg_type"] != "status":
+            got.append(await channel.get_msg(timeout=10))
+        left = drain.waiting
+        channel.close()
+        kernel.close(linger=0)
+        ctx.term()
+        return got, most, left
+
+    got, most, left = asyncio.run(main())
+    assert most <= 2 * 10 * 2**20
+    whole = [g for g in got if g["msg_type"] == "stream" and UNREAD not in g["content"]]
+    standins = [g["content"][UNREAD] for g in got if UNREAD in g["content"]]
+    assert 8 <= len(whole) <= 10 and len(whole) + len(standins) == 100
+    assert {s["reason"] for s in standins} == {"queue"}
+    assert "waited to be read" in got[-2]["content"]["text"]
+    assert got[-1]["content"] == {"execution_state": "idle"}
+    assert left == 0
 
 
 def test_the_client_uses_bounded_channels_everywhere_but_heartbeat():

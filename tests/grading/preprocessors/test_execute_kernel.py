@@ -69,8 +69,39 @@ def second_test_graded(records) -> bool:
     return why == "" and payload["cases"]["y"]["value"]["text"] == "ok"
 
 
+#: A cell that sends 100 stream messages of 20 MB on iopub and 100 more into the stdin
+#: channel, far faster than the grader reads them: each is signed from the hash of a common
+#: prefix and sent without a copy, so two gigabytes cost the kernel one buffer.
+FLOOD = """
+import threading
+k = get_ipython().kernel
+head = k.session.pack(k.session.msg("stream", {}, parent=k.get_parent())["header"])
+par, meta = k.session.pack(k.get_parent()["header"]), b"{}"
+prefix = b'{"name": "stdout", "text": "' + b"x" * 20_000_000
+signer = k.session.auth.copy()
+for part in (head, par, meta, prefix):
+    signer.update(part)
+done = threading.Event()
+
+def send():
+    for i in range(100):
+        tail = b'%d"}' % i
+        h = signer.copy()
+        h.update(tail)
+        frames = [b"stream", b"<IDS|MSG>", h.hexdigest().encode(), head, par, meta, prefix + tail]
+        k.iopub_thread.socket.send_multipart(frames, copy=False)
+    done.set()
+
+k.iopub_thread.schedule(send)
+done.wait()
+for i in range(100):
+    k.stdin_socket.send_multipart([*k._parent_ident["shell"], prefix], copy=False)
+big = {"cases": {"x": {"value": {"text": "ok"}}}}
+"""
+
 #: Hostile records for :func:`measure`: the cells that arm the kernel, and the probe.
 HUGE = {
+    "flood": ([FLOOD], "R(big)"),
     "text_300mb": (['big = {"cases": {"x": {"value": {"text": "x" * 300_000_000}}}}'], "R(big)"),
     "lists_13m": (
         ['raw("@many@", b"[" + b"[]," * 13_000_000 + b"[]]")'],
@@ -107,6 +138,15 @@ def measured(tmp_path, kind: str) -> dict:
 
 
 LARGER = "the hidden test's record is larger than the grader reads"
+
+
+def test_a_flood_of_large_messages_waits_in_the_grader_within_bounds(tmp_path):
+    """4 GB in 20 MB messages, sent on iopub faster than the grader reads and into the stdin
+    channel nbclient never reads: are both tests graded and does the grader grow by well under
+    a gigabyte (its 128 MiB queue, stand-ins, the message being read; ZMQ queued them all)?"""
+    got = measured(tmp_path, "flood")
+    assert got["reasons"] == {"t1": "", "t2": ""}
+    assert got["growth_mib"] < 1024, got
 
 
 def test_a_300_mb_record_is_refused_for_its_test_and_read_no_further(tmp_path):

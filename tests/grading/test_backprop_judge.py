@@ -389,3 +389,31 @@ def test_each_sample_student_scores_as_expected_on_fresh_inputs(solved, inputs, 
         if grade_id in REFERENCE.JUDGES and grade_id != "training_accuracy":
             got = verdict(inputs, ns, grade_id)
             assert got.fraction * TABLE.POINTS[grade_id] == want, (grade_id, why, got)
+
+
+def _seed_with_square_case() -> int:
+    """A seed whose backprop cases include a small network whose two gradient matrices have
+    one shape (n_in = n_hidden = n_labels): the probe records such a pair as one 3-D array."""
+    for seed in range(2000):
+        arrays, _ = REFERENCE.build(SOURCE, seed=seed)
+        cases = REFERENCE._cases(arrays, "backprop_matches_reference")
+        if any(len(set(REFERENCE._problem(arrays, c)[3])) == 1 for c in cases):
+            return seed
+    raise AssertionError("no seed below 2000 draws a square network")
+
+
+def test_gradient_as_tuple_gets_its_half_whatever_the_shapes_drawn(solved, tmp_path):
+    """Is the tuple slip given its half credit also when both matrices have one shape (the
+    sample class's gradient_as_tuple scored 70 or 82.5 depending on the sizes drawn)?"""
+    arrays, tests = REFERENCE.build(SOURCE, seed=_seed_with_square_case())
+    (tmp_path / probe.INPUTS).write_bytes(probe.save_inputs(arrays, tests))
+    source = nbformat.read(SOURCE / "backprop.ipynb", as_version=4)
+    spec = {s.name: s for s in TABLE.STUDENTS}["gradient_as_tuple"]
+    nb = student_notebook(source, release_notebook(source), spec)
+    ns = rebound(solved)
+    exec(
+        compile(next(c for c in nb.cells if cell_key(c) == "backprop_code").source, "<c>", "exec"),
+        ns,
+    )
+    got = verdict((arrays, tmp_path), ns, "backprop_matches_reference")
+    assert got.fraction == 0.5, got

@@ -162,6 +162,17 @@ def _grading_rows(g: dict) -> list[str]:
     return rows
 
 
+def _rerun_lines(reruns: dict) -> list[str]:
+    """One line naming the sections run again alone since the whole run (``--only``)."""
+    if not reruns:
+        return []
+    done = [
+        f"{name} on {r['date']}{' (--quick: one run of each)' if r.get('quick') else ''}"
+        for name, r in reruns.items()
+    ]
+    return [f"Run again alone since (`make bench BENCH_ARGS=--only ...`): {'; '.join(done)}."]
+
+
 def _peer_rows(p: dict) -> list[str]:
     sandbox = "in the sandbox" if p["sandboxed"] else "NOT sandboxed"
     return [
@@ -197,6 +208,7 @@ def write(results: dict, md_path: Path, json_path: Path) -> None:
         f"Measured by `make bench` on {results['date']}: {results['cores']} cores, "
         f"Python {results['python']} ({results['machine']}); {versions}.",
         f"The whole run took {results['seconds'] / 60:.1f} min. Regenerate with `make bench`.",
+        *_rerun_lines(results.get("reruns", {})),
         "",
         "## Targets",
         "",

@@ -237,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"== {name}", flush=True)
             results[name] = keep_if_skipped(run(), (kept_results(args.json) or {}).get(name))
+            if args.only:  # the page says which sections are newer than its header
+                rerun = {"date": date.today().isoformat(), "quick": args.quick}
+                results.setdefault("reruns", {})[name] = rerun
             # written after every section, so a failure later loses only its own section
             if not args.only:
                 results["seconds"] = time.perf_counter() - started

@@ -135,3 +135,16 @@ def test_peer_section_states_both_graders_and_their_ratio(tmp_path):
     assert _target_line(text, "plain nbgrader autograde / ds4023 grade, same class").endswith(
         "| NO |"
     )
+
+
+def test_sections_run_again_alone_are_named_under_the_header(tmp_path):
+    """Does a page whose grading section was rerun with --only say so, with date and --quick?"""
+    md, js = tmp_path / "bench.md", tmp_path / "bench.json"
+    results = _results(3.0, 100.0, 55.0)
+    results["reruns"] = {"grading": {"date": "2026-12-06", "quick": True}}
+    bench_report.write(results, md, js)
+    lines = md.read_text().splitlines()
+    assert lines[4] == (
+        "Run again alone since (`make bench BENCH_ARGS=--only ...`): grading on 2026-12-06 "
+        "(--quick: one run of each)."
+    )

@@ -4,6 +4,7 @@ the students and the instructor saw, the Markdown they become, and a run of that
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from benchmarks import hub_class
 from benchmarks import report as bench_report
@@ -158,6 +159,10 @@ def test_only_one_section_keeps_the_others_figures(monkeypatch, tmp_path):
     assert "Measured by `make bench` on 2026-11-24" in text and "took 38.4 min" in text
     assert "Data build from scratch: 3.800 (3.100 – 3.900) s." in text
     assert "## A class at once on the JupyterHub" in text and "Nothing lost: yes." in text
+    today = date.today().isoformat()
+    assert (
+        f"Run again alone since (`make bench BENCH_ARGS=--only ...`): hub_class on {today}." in text
+    )
     loaded = json.loads(js.read_text())
     assert loaded["seconds"] == 2304.0 and loaded["hub_class"]["identical"] == 3
 

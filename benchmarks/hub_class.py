@@ -405,16 +405,6 @@ def collected_sha256(plan: Plan) -> dict[str, str | None]:
     return out
 
 
-def _uids(plan: Plan) -> set[int]:
-    found = set()
-    for login in plan.logins:
-        try:
-            found.add(pwd.getpwnam(login).pw_uid)
-        except KeyError:
-            continue
-    return found
-
-
 def _busy_cpu_s() -> float:
     """CPU seconds the whole machine has spent busy since boot (every core)."""
     t = psutil.cpu_times()
@@ -513,7 +503,7 @@ def bench_hub_class(students: int = STUDENTS, port: int | None = None, note: str
     try:
         print(f"  starting the hub with {students} students at {plan.url}", flush=True)
         hub_run.start(plan)
-        uids = _uids(plan)
+        uids = hub_run.login_uids(plan)
         timing["hub_start_s"] = time.perf_counter() - began
         wait_for_formgrader(plan)
         timing["formgrader_s"] = time.perf_counter() - began
@@ -546,7 +536,7 @@ def bench_hub_class(students: int = STUDENTS, port: int | None = None, note: str
         teacher.close()
         collected = collected_sha256(plan)
     finally:
-        uids = uids or _uids(plan)
+        uids = uids or hub_run.login_uids(plan)
         hub_run.stop(plan, remove_users=True)
         log = plan.path("logs/hub.log")
         hub_log = log.read_text(errors="replace") if log.is_file() else ""

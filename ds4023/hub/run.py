@@ -178,8 +178,8 @@ def _terminate(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
-def leftovers(plan: Plan) -> list[int]:
-    """Processes still running as one of the hub's Unix users (``users`` mode)."""
+def login_uids(plan: Plan) -> set[int]:
+    """The uids of the hub's logins that exist as Unix users (``users`` mode)."""
     import pwd
 
     uids = set()
@@ -188,6 +188,12 @@ def leftovers(plan: Plan) -> list[int]:
             uids.add(pwd.getpwnam(name).pw_uid)
         except KeyError:
             continue
+    return uids
+
+
+def leftovers(plan: Plan) -> list[int]:
+    """Processes still running as one of the hub's Unix users (``users`` mode)."""
+    uids = login_uids(plan)
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():

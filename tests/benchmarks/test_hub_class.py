@@ -33,6 +33,16 @@ TIMING = {
 }
 
 
+#: The header of a bench run's figures (date, machine, versions), as bench.json holds it.
+MACHINE = {
+    "date": "2026-11-24",
+    "cores": 2,
+    "python": "3.11.7",
+    "machine": "x86_64",
+    "packages": {"numpy": "2.4.6"},
+}
+
+
 def _student(login: str, spawn: float, sha: str, dropped: int = 0) -> dict:
     return {
         "login": login,
@@ -142,11 +152,7 @@ def test_only_one_section_keeps_the_others_figures(monkeypatch, tmp_path):
     figures, and gains the class's section."""
     md, js = tmp_path / "bench.md", tmp_path / "bench.json"
     previous = {
-        "date": "2026-11-24",
-        "cores": 2,
-        "python": "3.11.7",
-        "machine": "x86_64",
-        "packages": {"numpy": "2.4.6"},
+        **MACHINE,
         "seconds": 2304.0,
         "data_build": {"median": 3.8, "min": 3.1, "max": 3.9, "reps": 5},
     }
@@ -171,11 +177,7 @@ def test_report_leaves_the_section_out_when_not_run(tmp_path):
     """A run without the section has no such heading (older bench.json files render as before)."""
     md, js = tmp_path / "bench.md", tmp_path / "bench.json"
     results = {
-        "date": "2026-11-24",
-        "cores": 2,
-        "python": "3.11.7",
-        "machine": "x86_64",
-        "packages": {"numpy": "2.4.6"},
+        **MACHINE,
         "seconds": 60.0,
     }
     bench_report.write(results, md, js)
